@@ -1,0 +1,57 @@
+# Everything a newcomer needs: `make train` and `make test` install what is missing first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LOCK   := .ci/constraints.txt
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: install data train test test-slow bench tensorboard lint format clean
+
+install: $(STAMP) data
+
+# The stamp makes a second `make install` free; it is rebuilt when the dependencies change.
+$(STAMP): pyproject.toml $(LOCK)
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+	touch $@
+
+# Fashion-MNIST comes from Debian's package when apt-get can be used; otherwise say how to get it.
+data:
+	@if [ ! -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	      || echo "warning: apt-get could not install dataset-fashion-mnist"; \
+	  else \
+	    echo "note: Fashion-MNIST is not in $(FASHION_MNIST): run 'sudo apt-get install dataset-fashion-mnist'," \
+	         "or pass data.data_dir=DIR (IDX files), or data.download=true when online"; \
+	  fi; \
+	fi
+
+train: install
+	$(BIN)/python -m src.train $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup $(ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(ARGS)
+
+bench: install
+	$(BIN)/python tests/benchmarks/bench_cnn_epoch.py $(ARGS)
+
+tensorboard: install
+	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: install
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +
