@@ -1,0 +1,107 @@
+"""Shared fixtures: small datasets written in the real on-disk formats, and the real CLI."""
+
+import gzip
+import hashlib
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    """IDX: 0, 0, type 0x08 (unsigned byte), ndim, then big-endian int32 sizes and the raw bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+
+
+def write_mnist_like(folder: Path, n_train: int = 300, n_test: int = 100, compress: bool = True) -> Path:
+    """The four (Fashion-)MNIST IDX files: images whose mean brightness encodes the label, so nets can learn."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if compress else ""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, (n, 28, 28)) + labels[:, None, None] * 20
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, compress)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
+    return folder
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path) -> Path:
+    return write_mnist_like(tmp_path / "mnist")
+
+
+def write_cifar10(root: Path, per_batch: int = 40) -> Path:
+    """cifar-10-batches-py/: five training pickles, a test pickle and batches.meta, as the official release."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        labels = list(rng.integers(0, 10, per_batch))
+        data = rng.integers(0, 256, (per_batch, 3 * 32 * 32), dtype=np.uint8)
+        with open(folder / name, "wb") as file:
+            pickle.dump({"data": data, "labels": labels}, file)
+    with open(folder / "batches.meta", "wb") as file:
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ]
+            },
+            file,
+        )
+    return root
+
+
+@pytest.fixture
+def cifar_dir(tmp_path: Path) -> Path:
+    return write_cifar10(tmp_path / "cifar")
+
+
+@pytest.fixture
+def cifar_checksums(cifar_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make torchvision's table of official MD5 sums describe the small files, so its check passes."""
+    folder = cifar_dir / "cifar-10-batches-py"
+
+    def md5(name: str) -> str:
+        return hashlib.md5((folder / name).read_bytes()).hexdigest()
+
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(cls, "train_list", [[name, md5(name)] for name, _ in cls.train_list])
+    monkeypatch.setattr(cls, "test_list", [[name, md5(name)] for name, _ in cls.test_list])
+    monkeypatch.setitem(cls.meta, "md5", md5("batches.meta"))
+    return cifar_dir
+
+
+def run_cli(module: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m src.<module> overrides...` in a fresh process, from the project root."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"src.{module}", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{module} {' '.join(overrides)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
