@@ -1,0 +1,96 @@
+"""A configurable convolutional classifier: the kernel and pooling choices are first-class knobs."""
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import torch.nn as nn
+
+from src.models.classifier import Classifier, activation_layer
+
+T = TypeVar("T")
+POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
+
+def per_layer(name: str, value: T | Sequence[T], num_layers: int) -> list[T]:
+    """One value for every layer, or a list with one value per layer."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != num_layers:
+            raise ValueError(f"model.{name} has {len(value)} values for {num_layers} layers; give one or {num_layers}")
+        return list(value)
+    return [value] * num_layers
+
+
+def _checked(size: tuple[int, int], layer: int, what: str, kernel: int, stride: int, padding: int) -> tuple[int, int]:
+    """The feature map size after a conv or pool; fails, naming the layer, below 1x1."""
+    out = tuple((side + 2 * padding - kernel) // stride + 1 for side in size)
+    if min(out) < 1:
+        raise ValueError(
+            f"model layer {layer + 1}: the {what} turns a {size[0]}x{size[1]} feature map into "
+            f"{out[0]}x{out[1]}; use fewer layers or pools, smaller kernels or strides, or more padding"
+        )
+    return out
+
+
+class ConvNet(Classifier):
+    """Conv blocks -> flatten (or global average pool) -> optional hidden layer -> linear head.
+
+    Block i: Conv2d(channels[i], kernel_sizes[i], strides[i], paddings[i]) -> BatchNorm -> activation ->
+    pool[i] ("max", "avg" or None) with `pool_size` and `pool_stride`. `paddings="same"` pads k // 2, which
+    keeps the size at stride 1 for odd kernels. Input (B, in_channels, *image_size) float; output logits
+    (B, num_classes). Construction fails, naming the layer, if a feature map would shrink below 1x1.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: Sequence[int],
+        num_classes: int,
+        channels: Sequence[int] = (32, 64, 128),
+        kernel_sizes: int | Sequence[int] = 3,
+        strides: int | Sequence[int] = 1,
+        paddings: int | str | Sequence[int | str] = "same",
+        pool: str | Sequence[str | None] | None = "max",
+        pool_size: int = 2,
+        pool_stride: int | None = None,
+        global_pool: bool = False,
+        batch_norm: bool = True,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        hidden_size: int | None = None,
+    ) -> None:
+        if not channels:
+            raise ValueError("model.channels must list at least one layer's output channels")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        n = len(channels)
+        kernels, stride_list = per_layer("kernel_sizes", kernel_sizes, n), per_layer("strides", strides, n)
+        pads = [k // 2 if p == "same" else p for k, p in zip(kernels, per_layer("paddings", paddings, n), strict=True)]
+        pools = per_layer("pool", pool, n)
+        if bad := [p for p in pools if p is not None and p not in POOLS]:
+            raise ValueError(f"model.pool must be 'max', 'avg' or null, got {bad[0]!r}")
+        pool_stride = pool_stride or pool_size
+
+        size: tuple[int, int] = tuple(image_size)
+        blocks: list[nn.Module] = []
+        width_in = in_channels
+        layers = zip(channels, kernels, stride_list, pads, pools, strict=True)
+        for i, (width, kernel, stride, pad, pool_type) in enumerate(layers):
+            block = [nn.Conv2d(width_in, width, kernel, stride, pad, bias=not batch_norm)]
+            block += [nn.BatchNorm2d(width)] if batch_norm else []
+            block.append(activation_layer(activation))
+            size = _checked(size, i, f"conv (kernel {kernel}, stride {stride}, padding {pad})", kernel, stride, pad)
+            if pool_type:
+                block.append(POOLS[pool_type](pool_size, pool_stride))
+                what = f"{pool_type} pool (size {pool_size}, stride {pool_stride})"
+                size = _checked(size, i, what, pool_size, pool_stride, 0)
+            blocks.append(nn.Sequential(*block))
+            width_in = width
+
+        # (B, C, h, w) -> (B, C) with global pooling, else (B, C*h*w)
+        blocks += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if global_pool else [nn.Flatten()]
+        num_features = width_in if global_pool else width_in * size[0] * size[1]
+        if hidden_size:
+            blocks += [nn.Dropout(dropout), nn.Linear(num_features, hidden_size), activation_layer(activation)]
+            num_features = hidden_size
+        super().__init__(nn.Sequential(*blocks), num_features, num_classes, dropout)
+        self.feature_map_size = size

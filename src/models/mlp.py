@@ -1,0 +1,39 @@
+"""A fully connected classifier."""
+
+from collections.abc import Sequence
+
+import torch.nn as nn
+
+from src.models.classifier import Classifier, activation_layer
+
+
+class MLP(Classifier):
+    """Flatten -> [Linear -> BatchNorm -> activation -> Dropout] per hidden size -> Linear.
+
+    Input (B, in_channels, *image_size) float; output logits (B, num_classes).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: Sequence[int],
+        num_classes: int,
+        hidden_sizes: Sequence[int] = (512, 256),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+    ) -> None:
+        if not 0 <= dropout < 1:
+            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        if any(size <= 0 for size in hidden_sizes):
+            raise ValueError(f"model.hidden_sizes must be positive, got {list(hidden_sizes)}")
+        height, width = image_size
+        layers: list[nn.Module] = [nn.Flatten()]  # (B, C, H, W) -> (B, C*H*W)
+        width_in = in_channels * height * width
+        for size in hidden_sizes:
+            layers.append(nn.Linear(width_in, size, bias=not batch_norm))
+            layers += [nn.BatchNorm1d(size)] if batch_norm else []
+            layers += [activation_layer(activation), nn.Dropout(dropout)]
+            width_in = size
+        # The last hidden block's dropout already regularises the head's input.
+        super().__init__(nn.Sequential(*layers), num_features=width_in, num_classes=num_classes)
