@@ -1,0 +1,3 @@
+from src.callbacks.visualize import TensorBoardImages
+
+__all__ = ["TensorBoardImages"]

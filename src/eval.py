@@ -1,0 +1,35 @@
+"""python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt [the run's model/data overrides]
+
+Rebuilds the model from the config, loads only the checkpoint's tensors, and scores the test split.
+"""
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from src.cli import report_errors
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@report_errors
+def main(cfg: DictConfig) -> dict[str, float]:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise ValueError("ckpt_path is required: python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt")
+    # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
+    from pathlib import Path
+
+    import lightning as L
+
+    from src.utils import build, build_trainer, load_checkpoint, save_metrics
+
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, task = build(cfg)
+    load_checkpoint(cfg.ckpt_path, task)
+    trainer = build_trainer(cfg)
+    trainer.test(task, datamodule=datamodule)
+    metrics = save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json")
+    print(f"test metrics of {cfg.ckpt_path}: {metrics}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""What train.py and eval.py share: building the run from the config, loading and saving results."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from omegaconf import DictConfig, OmegaConf
+
+from src.tasks import TASKS
+
+
+def build(cfg: DictConfig) -> tuple[LightningDataModule, LightningModule]:
+    """The data module, then the task it names with the configured net, loss, optimiser and scheduler.
+
+    Nothing is read from disk here: incompatible choices fail before any data loads.
+    """
+    datamodule = instantiate(cfg.data)
+    task_class = TASKS[datamodule.task]
+    task = task_class(
+        net=instantiate(cfg.model),
+        loss=instantiate(cfg.loss),
+        optimizer=instantiate(cfg.get("optimizer")),
+        scheduler=instantiate(cfg.get("scheduler"), _convert_="all"),
+        num_classes=datamodule.num_classes,
+        class_names=list(datamodule.class_names),
+    )
+    return datamodule, task
+
+
+def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
+    callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
+    loggers = list(instantiate(cfg.get("logger") or {}).values())
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+
+
+def log_config(trainer: Trainer, cfg: DictConfig) -> None:
+    """The whole composed config as hyper-parameters (TensorBoard's HParams tab)."""
+    params = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(params)
+
+
+def save_metrics(trainer: Trainer, path: Path) -> dict[str, float]:
+    """Write the test metrics that the trainer has logged to `path` as JSON and return them."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
+
+
+def load_checkpoint(path: str | Path, task: LightningModule) -> None:
+    """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoint["state_dict"]
+    except Exception as error:  # any failure here means the file is not one of our checkpoints
+        raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
+    expected = task.state_dict()
+    for key, tensor in expected.items():
+        found = state.get(key)
+        if found is None or found.shape != tensor.shape:
+            got = "missing" if found is None else f"shaped {tuple(found.shape)}"
+            raise ValueError(
+                f"{path} does not fit this model: {key} is {got} in the checkpoint, {tuple(tensor.shape)} here; "
+                f"{_training_overrides_hint(path)}"
+            )
+    if unexpected := sorted(set(state) - set(expected)):
+        raise ValueError(
+            f"{path} does not fit this model: it has {unexpected[0]}, which the model lacks; "
+            f"{_training_overrides_hint(path)}"
+        )
+    task.load_state_dict(state)
+
+
+def _training_overrides_hint(checkpoint: Path) -> str:
+    """How to rebuild the model the checkpoint came from: its run's overrides, when the run dir is there."""
+    overrides = checkpoint.parent.parent / ".hydra" / "overrides.yaml"
+    if not overrides.is_file():
+        return "pass the model/data overrides the run was trained with"
+    used = " ".join(str(o) for o in OmegaConf.load(overrides) if not str(o).startswith("hydra."))
+    return f"the run was trained with: {used or '(the defaults)'}"
