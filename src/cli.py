@@ -10,7 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -47,6 +49,8 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
                 raise
             message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
             print(f"error: {message} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
+            if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise  # Hydra marks this job failed and goes on with the next one
             sys.exit(1)
 
     return wrapped

@@ -26,9 +26,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
     load_checkpoint(cfg.ckpt_path, task)
     trainer = build_trainer(cfg)
     trainer.test(task, datamodule=datamodule)
-    metrics = save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json")
-    print(f"test metrics of {cfg.ckpt_path}: {metrics}")
-    return metrics
+    return save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json", f"test metrics of {cfg.ckpt_path}")
 
 
 if __name__ == "__main__":

@@ -24,12 +24,17 @@ def main(cfg: DictConfig) -> float | None:
     trainer = build_trainer(cfg)
     log_config(trainer, cfg)
     trainer.fit(task, datamodule=datamodule)
-    monitored = trainer.callback_metrics.get(cfg.monitor)
+    checkpoint = trainer.checkpoint_callback
+    best_path = checkpoint.best_model_path if checkpoint else ""
+    # The best value of the monitored metric, which sweepers optimise; the last one when nothing was saved.
+    monitored = checkpoint.best_model_score if best_path else trainer.callback_metrics.get(cfg.monitor)
     if cfg.test:
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-        metrics = save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json")
-        print(f"test metrics ({'best' if best else 'last'} weights): {metrics}")
+        trainer.test(task, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
+        save_metrics(
+            trainer,
+            Path(cfg.paths.output_dir) / "metrics.json",
+            f"test metrics of the {'best' if best_path else 'last'} weights",
+        )
     return None if monitored is None else float(monitored)
 
 

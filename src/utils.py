@@ -18,14 +18,16 @@ def build(cfg: DictConfig) -> tuple[LightningDataModule, LightningModule]:
     Nothing is read from disk here: incompatible choices fail before any data loads.
     """
     datamodule = instantiate(cfg.data)
-    task_class = TASKS[datamodule.task]
-    task = task_class(
+    if datamodule.task not in TASKS:
+        raise ValueError(
+            f"data={cfg.data._target_} has task {datamodule.task!r}, which has no task module: {sorted(TASKS)}"
+        )
+    task = TASKS[datamodule.task](
         net=instantiate(cfg.model),
         loss=instantiate(cfg.loss),
         optimizer=instantiate(cfg.get("optimizer")),
         scheduler=instantiate(cfg.get("scheduler"), _convert_="all"),
         num_classes=datamodule.num_classes,
-        class_names=list(datamodule.class_names),
     )
     return datamodule, task
 
@@ -43,11 +45,13 @@ def log_config(trainer: Trainer, cfg: DictConfig) -> None:
         logger.log_hyperparams(params)
 
 
-def save_metrics(trainer: Trainer, path: Path) -> dict[str, float]:
-    """Write the test metrics that the trainer has logged to `path` as JSON and return them."""
+def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
+    """Print the logged test metrics and write them to `path` as JSON (rank 0 only); return them."""
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if trainer.is_global_zero:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        print(f"{title}: {json.dumps(metrics)}")
     return metrics
 
 

@@ -10,8 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+def compose_config(name: str, *overrides: str, output_dir: Path | str = "/nonexistent") -> DictConfig:
+    """conf/<name>.yaml composed with `overrides`, as the command line would, writing to `output_dir`."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(name, overrides=[f"paths.output_dir={output_dir}", *overrides])
+
+
+def loss_options() -> list[str]:
+    return sorted(path.stem for path in (CONF / "loss").glob("*.yaml"))
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:

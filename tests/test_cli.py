@@ -59,7 +59,7 @@ def test_tensorboard_events_hold_scalars_hparams_and_pictures(trained_run: Path)
     events = EventAccumulator(str(trained_run / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     scalars, images = set(events.Tags()["scalars"]), set(events.Tags()["images"])
-    expected = {"train/loss_step", "train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "val/acc_best",
+    expected = {"train/loss", "train/acc", "val/loss", "val/acc", "val/f1", "val/acc_best",
                 "hp_metric", "test/acc", "test/f1", "lr-AdamW"}  # fmt: skip
     assert expected <= scalars, expected - scalars
     assert {

@@ -4,22 +4,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Trainer
 from omegaconf import OmegaConf
 
 from src.utils import build, build_trainer
+from tests.conftest import CONF, compose_config
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths"))
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
-
-
-def composed(config: str, *overrides: str, output_dir: Path) -> object:
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose(config, overrides=[f"paths.output_dir={output_dir}", *overrides])
 
 
 def test_every_group_has_options() -> None:
@@ -40,7 +34,7 @@ def test_every_group_has_options() -> None:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
-    cfg = composed("train", f"{group}={option}", output_dir=tmp_path)
+    cfg = compose_config("train", f"{group}={option}", output_dir=tmp_path)
     datamodule, task = build(cfg)  # data module, net, loss, optimiser and scheduler; no file is read
     assert datamodule.num_classes == task.hparams.num_classes
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
@@ -52,19 +46,29 @@ def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> 
         assert callable(instantiate(cfg.scheduler, _convert_="all")["scheduler"])
 
 
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_eval_accepts_every_option_a_training_run_took(group: str, option: str, tmp_path: Path) -> None:
+    cfg = compose_config("eval", f"{group}={option}", "ckpt_path=best.ckpt", output_dir=tmp_path)
+    assert cfg.trainer.devices == 1  # every test sample scored exactly once
+    if group != "logger":
+        assert not cfg.logger  # by default evaluation writes metrics.json, no event files
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 @pytest.mark.parametrize("data", ["fashion_mnist", "mnist", "cifar10", "digits"])
 def test_model_takes_its_shapes_from_the_data(model: str, data: str, tmp_path: Path) -> None:
-    cfg = composed("train", f"model={model}", f"data={data}", output_dir=tmp_path)
+    cfg = compose_config("train", f"model={model}", f"data={data}", output_dir=tmp_path)
     assert cfg.model.in_channels == cfg.data.in_channels and cfg.model.num_classes == cfg.data.num_classes
     assert list(cfg.model.image_size) == list(cfg.data.image_size)
 
 
 def test_eval_config_requires_a_checkpoint(tmp_path: Path) -> None:
-    assert OmegaConf.is_missing(composed("eval", output_dir=tmp_path), "ckpt_path")
+    assert OmegaConf.is_missing(compose_config("eval", output_dir=tmp_path), "ckpt_path")
 
 
 def test_monitor_is_set_once_and_interpolated(tmp_path: Path) -> None:
-    cfg = composed("train", "monitor=val/loss", "monitor_mode=min", "callbacks=early_stopping", output_dir=tmp_path)
+    cfg = compose_config(
+        "train", "monitor=val/loss", "monitor_mode=min", "callbacks=early_stopping", output_dir=tmp_path
+    )
     assert cfg.callbacks.model_checkpoint.monitor == "val/loss"
     assert cfg.callbacks.early_stopping.mode == "min"

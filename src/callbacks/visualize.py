@@ -40,7 +40,7 @@ class TensorBoardImages(Callback):
 
     def on_validation_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
         writer = _writer(trainer)
-        if writer is None or trainer.sanity_checking:
+        if writer is None or trainer.sanity_checking or not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
         images, labels = datamodule.splits["val"].tensors
@@ -49,7 +49,7 @@ class TensorBoardImages(Callback):
         feature_maps = []
         hook = first_conv.register_forward_hook(lambda *args: feature_maps.append(args[2])) if first_conv else None
         with torch.no_grad():
-            predicted = task(datamodule.normalize(images.to(task.device).float() / 255)).argmax(dim=1).cpu()
+            predicted = task(datamodule.preprocess(images.to(task.device))).argmax(dim=1).cpu()
         if hook:
             hook.remove()
         step = trainer.global_step
@@ -77,19 +77,29 @@ class TensorBoardImages(Callback):
         return figure
 
     def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
-        self.confusion = MulticlassConfusionMatrix(trainer.datamodule.num_classes).to(task.device)
+        num_classes = trainer.datamodule.num_classes
+        self.confusion = MulticlassConfusionMatrix(num_classes).to(task.device) if _writer(trainer) else None
 
     def on_test_batch_end(
-        self, trainer: Trainer, task: LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: Trainer,
+        task: LightningModule,
+        outputs: dict[str, Tensor],
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
-        self.confusion.update(outputs["preds"], batch[1])
+        if self.confusion is not None:
+            self.confusion.update(outputs["preds"], batch[1])
 
     def on_test_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
-        writer = _writer(trainer)
-        if writer is None:
+        if self.confusion is None:
+            return
+        matrix = self.confusion.compute()  # on every rank: under DDP this sums the ranks' counts
+        if not trainer.is_global_zero:
             return
         names = trainer.datamodule.class_names
-        figure, ax = self.confusion.plot(labels=names)
+        figure, ax = self.confusion.plot(val=matrix, labels=names)
         figure.set_size_inches(1 + 0.6 * len(names), 1 + 0.6 * len(names))
         ax.set_title("test confusion matrix (rows: true, columns: predicted)")
-        writer.add_figure("test/confusion_matrix", figure, trainer.global_step)
+        _writer(trainer).add_figure("test/confusion_matrix", figure, trainer.global_step)

@@ -142,10 +142,12 @@ class InMemoryDataModule(LightningDataModule):
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         images, labels = batch
+        return self.preprocess(images, augment=self.trainer is not None and self.trainer.training), labels
+
+    def preprocess(self, images: Tensor, augment: bool = False) -> Tensor:
+        """uint8 (B, C, H, W) as stored -> float, augmented when asked, normalised: what the net sees."""
         images = images.float().div_(255)
-        if self.trainer is not None and self.trainer.training:
-            images = self.augment(images)
-        return self.normalize(images), labels
+        return self.normalize(self.augment(images) if augment else images)
 
     def augment(self, images: Tensor) -> Tensor:
         """Random crop and flip, per image, on the batch's device. images: (B, C, H, W) in [0, 1]."""

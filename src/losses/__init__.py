@@ -13,8 +13,8 @@ from src.losses.functional import (
     soft_jaccard_score,
 )
 from src.losses.modules import (
+    ALL_TASKS,
     LOSSES,
-    TASKS,
     BCELoss,
     CCELoss,
     DiceLoss,
@@ -25,8 +25,8 @@ from src.losses.modules import (
 )
 
 __all__ = [
+    "ALL_TASKS",
     "LOSSES",
-    "TASKS",
     "BCELoss",
     "CCELoss",
     "DiceLoss",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from src.losses.modules import LOSSES, TASKS
+from src.losses.modules import ALL_TASKS, LOSSES
 
 
 class WeightedSumLoss(nn.Module):
@@ -57,8 +57,8 @@ def config_name(loss: nn.Module | type) -> str:
 
 def check_loss_fits(loss: nn.Module, task: str) -> None:
     """Raise one-line ValueError unless ``loss`` can serve ``task``; call before any data loads."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if task not in ALL_TASKS:
+        raise ValueError(f"task must be one of {sorted(ALL_TASKS)}, got {task!r}")
     tasks = getattr(loss, "tasks", None)
     if tasks is not None and task in tasks:
         return

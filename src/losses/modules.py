@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from src.losses import functional as LF
 from src.losses._shapes import MODES, check_choice, check_fraction
 
-TASKS = frozenset({"classification", "segmentation", "regression"})
+ALL_TASKS = frozenset({"classification", "segmentation", "regression"})
 LABEL_TASKS = frozenset({"classification", "segmentation"})
 
 
@@ -39,7 +39,8 @@ class FunctionalLoss(nn.Module):
         self.options = options
         self.tensor_names = tuple(tensors)
         for key, values in tensors.items():
-            self.register_buffer(key, _as_tensor(values, key, type(self).__name__))
+            # Not persistent: the values come from the config, and checkpoints should hold only the net's state.
+            self.register_buffer(key, _as_tensor(values, key, type(self).__name__), persistent=False)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """logits (N, C, *S) / (N,) raw outputs, target (see ``functional``) -> scalar loss."""
@@ -64,7 +65,7 @@ class MSELoss(FunctionalLoss):
     """
 
     fn = staticmethod(LF.mse_loss)
-    tasks = TASKS
+    tasks = ALL_TASKS
 
     def __init__(self, activation: str | None = "auto", ignore_index: int | None = None) -> None:
         check_choice(activation, LF.ACTIVATIONS, "activation", "MSELoss")

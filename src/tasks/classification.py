@@ -14,16 +14,19 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from src.losses import check_loss_fits
 
+# How torch's schedulers name the length of the run they shape (OneCycleLR, CosineAnnealingLR).
+RUN_LENGTH_ARGS = ("total_steps", "T_max")
+
 
 class ClassificationTask(LightningModule):
     """Trains `net` (images (B, C, H, W) -> logits (B, num_classes)) against integer labels (B,) with `loss`.
 
-    Logs `{stage}/loss`, `{stage}/acc` and `{stage}/f1` (macro) per epoch, `train/loss` per step too, and
-    `val/acc_best` (also as TensorBoard's `hp_metric`).
+    Logs `train/loss` per step; `{stage}/acc` and `{stage}/f1` (macro) per epoch, `val/loss` and `test/loss`
+    per epoch; and `val/acc_best`, also as TensorBoard's `hp_metric`.
 
     optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
     that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
-    optimiser; factories that take `total_steps` are given the run's length.
+    optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval`.
     """
 
     name = "classification"
@@ -35,19 +38,20 @@ class ClassificationTask(LightningModule):
         optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
         num_classes: int,
         scheduler: dict[str, Any] | None = None,
-        class_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         check_loss_fits(loss, self.name)
-        # Only plain values go into checkpoints; the net is rebuilt from the config when loading.
+        # Only plain values go into checkpoints, so weights_only loading can read them; the net and loss are
+        # rebuilt from the config, and train.py logs the whole composed config as hyper-parameters.
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.loss = loss
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
-        metrics = MetricCollection(
-            {"acc": MulticlassAccuracy(num_classes), "f1": MulticlassF1Score(num_classes, average="macro")}
-        )
+        accuracy = MulticlassAccuracy(
+            num_classes, average="micro"
+        )  # torchmetrics' default, macro, is balanced accuracy
+        metrics = MetricCollection({"acc": accuracy, "f1": MulticlassF1Score(num_classes, average="macro")})
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
@@ -88,7 +92,11 @@ class ClassificationTask(LightningModule):
         images, labels = batch
         logits = self(images)
         loss = self.loss(logits, labels)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True)
+        # train/loss per step; val/ and test/ per epoch, averaged over batches and, under DDP, over ranks.
+        on_step, sync = stage == "train", stage != "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=not on_step, prog_bar=True, sync_dist=sync)
+        for term, value in getattr(self.loss, "last_terms", {}).items():  # the parts of a WeightedSumLoss
+            self.log(f"{stage}/loss_{term}", value, on_step=on_step, on_epoch=not on_step, sync_dist=sync)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(logits.detach(), labels)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
@@ -123,10 +131,13 @@ class ClassificationTask(LightningModule):
         if not self.scheduler_config:
             return optimizer
         factory = self.scheduler_config["scheduler"]
-        wants_length = "total_steps" in inspect.signature(factory).parameters
-        scheduler = (
-            factory(optimizer, total_steps=self.trainer.estimated_stepping_batches)
-            if wants_length
-            else factory(optimizer)
-        )
+        scheduler = factory(optimizer, **self._run_length(factory, self.scheduler_config.get("interval", "epoch")))
         return {"optimizer": optimizer, "lr_scheduler": {**self.scheduler_config, "scheduler": scheduler}}
+
+    def _run_length(self, factory: Callable, interval: str) -> dict[str, int]:
+        """The run's length in the scheduler's steps, for each length argument the config leaves null."""
+        length = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+        parameters = inspect.signature(factory).parameters
+        return {
+            name: int(length) for name in RUN_LENGTH_ARGS if name in parameters and parameters[name].default is None
+        }

@@ -1,11 +1,8 @@
 """Loss modules: every task shape, stability, gradients, errors, combination and configs."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 
 from src.losses import (
@@ -20,8 +17,7 @@ from src.losses import (
     WeightedSumLoss,
     check_loss_fits,
 )
-
-CONF = Path(__file__).resolve().parents[2] / "conf" / "loss"
+from tests.conftest import compose_config, loss_options
 
 
 def cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -144,16 +140,20 @@ def test_weights_are_buffers_that_follow_dtype() -> None:
     assert "weight" in dict(loss.named_buffers())
 
 
-@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
-def test_configs_instantiate(path: Path) -> None:
-    loss = instantiate(OmegaConf.load(path))
+@pytest.mark.parametrize("name", loss_options())
+def test_configs_instantiate(name: str) -> None:
+    loss = instantiate(compose_config("train", f"loss={name}").loss)
     logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
     assert torch.isfinite(loss(logits, target))
     check_loss_fits(loss, "segmentation")
-    if path.stem != "dice_cce":
-        assert type(loss).__name__.lower() == f"{path.stem}loss"
+    if name != "dice_cce":
+        assert type(loss).__name__.lower() == f"{name}loss"
+
+
+def test_combination_composes_its_terms_from_their_configs() -> None:
+    loss = instantiate(compose_config("train", "loss=dice_cce", "loss.losses.dice.smooth=1.0").loss)
+    assert set(loss.losses) == {"dice", "cce"} and loss.losses["dice"].options["smooth"] == 1.0
 
 
 def test_all_configs_present() -> None:
-    names = {p.stem for p in CONF.glob("*.yaml")}
-    assert names >= {"mse", "bce", "cce", "hinge", "kl", "dice", "jaccard", "dice_cce"}
+    assert set(loss_options()) >= {"mse", "bce", "cce", "hinge", "kl", "dice", "jaccard", "dice_cce"}
