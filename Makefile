@@ -33,7 +33,7 @@ train: install
 	$(BIN)/python -m src.train $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile $(ARGS)
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(ARGS)

@@ -3,6 +3,8 @@
 Rebuilds the model from the config, loads only the checkpoint's tensors, and scores the test split.
 """
 
+import os
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,6 +16,10 @@ from src.cli import report_errors
 def main(cfg: DictConfig) -> dict[str, float]:
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ValueError("ckpt_path is required: python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt")
+    if not os.path.isfile(cfg.ckpt_path):
+        raise FileNotFoundError(
+            f"ckpt_path={cfg.ckpt_path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt"
+        )
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     from pathlib import Path
 

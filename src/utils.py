@@ -58,8 +58,6 @@ def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
 def load_checkpoint(path: str | Path, task: LightningModule) -> None:
     """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         state = checkpoint["state_dict"]

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import os
 import pickle
 import subprocess
 import sys
@@ -9,11 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import torchvision
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+# Under pytest-xdist each worker (and the CLI it starts) computes on one thread: n workers share n cores
+# instead of each oversubscribing them.
+ONE_THREAD_PER_WORKER = {"OMP_NUM_THREADS": "1"} if "PYTEST_XDIST_WORKER" in os.environ else {}
+if ONE_THREAD_PER_WORKER:
+    torch.set_num_threads(1)
 CONF = ROOT / "conf"
 
 
@@ -112,6 +119,7 @@ def run_cli(module: str, *overrides: str, check: bool = True) -> subprocess.Comp
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, **ONE_THREAD_PER_WORKER},
     )
     if check and result.returncode != 0:
         raise AssertionError(

@@ -243,23 +243,33 @@ def overlap_inputs(
     return probs.reshape(n, c, -1), target.reshape(n, c, -1)  # (N, C, P): one "pixel" for classification
 
 
-def _overlap_loss(score: Callable[..., Tensor], name: str, logits: Tensor, target: Tensor, **options) -> Tensor:
-    """1 - score (or -log score) per class, smp reduction (or per sample), mean over kept classes."""
-    mode, classes = options["mode"], options["classes"]
-    smooth, eps, per_sample = options["smooth"], options["eps"], options["per_sample"]
+def overlap_loss(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    score: Callable[..., Tensor],
+    name: str,
+    mode: str = "auto",
+    from_logits: bool = True,
+    smooth: float = 0.0,
+    eps: float = 1e-7,
+    ignore_index: int | None = None,
+    classes: Sequence[int] | None = None,
+    log_loss: bool = False,
+    per_sample: bool = False,
+) -> Tensor:
+    """1 - score (or -log score) per class, smp reduction (or per sample), mean over kept classes.
+
+    Dice and Jaccard are this with their ``score``; see ``DiceLoss`` for the options.
+    """
     if classes is not None and (mode == "binary" or logits.ndim == 1 or logits.shape[1] == 1):
         raise ValueError(f"{name}: classes={list(classes)} selects channels, which 1-channel (binary) logits lack")
     probs, target = overlap_inputs(
-        logits,
-        target,
-        mode=mode,
-        from_logits=options["from_logits"],
-        ignore_index=options["ignore_index"],
-        name=name,
+        logits, target, mode=mode, from_logits=from_logits, ignore_index=ignore_index, name=name
     )
     dims = (2,) if per_sample else (0, 2)  # (N, C) per sample (MONAI) or (C,) over the batch (smp)
     scores = score(probs, target, smooth=smooth, eps=eps, dims=dims)
-    loss = -torch.log(scores.clamp_min(eps)) if options["log_loss"] else 1.0 - scores
+    loss = -torch.log(scores.clamp_min(eps)) if log_loss else 1.0 - scores
     if not per_sample:
         # smp: a class absent from the whole batch has no overlap to learn; zero it but keep it in the mean
         loss = loss * (target.sum(dims) > 0).to(loss.dtype)
@@ -268,40 +278,11 @@ def _overlap_loss(score: Callable[..., Tensor], name: str, logits: Tensor, targe
     return loss.mean()
 
 
-def dice_loss(
-    logits: Tensor,
-    target: Tensor,
-    *,
-    mode: str = "auto",
-    from_logits: bool = True,
-    smooth: float = 0.0,
-    eps: float = 1e-7,
-    ignore_index: int | None = None,
-    classes: Sequence[int] | None = None,
-    log_loss: bool = False,
-    per_sample: bool = False,
-) -> Tensor:
-    """Soft Dice loss, numerically equal to smp's ``DiceLoss`` (see ``DiceLoss`` for the options)."""
-    return _overlap_loss(soft_dice_score, "dice", logits, target, **_overlap_options(locals()))
+def dice_loss(logits: Tensor, target: Tensor, **options) -> Tensor:
+    """Soft Dice loss, equal to smp's ``DiceLoss`` for {0, 1} targets; options as ``overlap_loss``."""
+    return overlap_loss(logits, target, score=soft_dice_score, name="dice", **options)
 
 
-def jaccard_loss(
-    logits: Tensor,
-    target: Tensor,
-    *,
-    mode: str = "auto",
-    from_logits: bool = True,
-    smooth: float = 0.0,
-    eps: float = 1e-7,
-    ignore_index: int | None = None,
-    classes: Sequence[int] | None = None,
-    log_loss: bool = False,
-    per_sample: bool = False,
-) -> Tensor:
-    """Soft Jaccard (IoU) loss, numerically equal to smp's ``JaccardLoss`` (see ``JaccardLoss``)."""
-    return _overlap_loss(soft_jaccard_score, "jaccard", logits, target, **_overlap_options(locals()))
-
-
-def _overlap_options(arguments: dict) -> dict:
-    """The keyword options of dice_loss/jaccard_loss, without the tensors."""
-    return {k: v for k, v in arguments.items() if k not in ("logits", "target")}
+def jaccard_loss(logits: Tensor, target: Tensor, **options) -> Tensor:
+    """Soft Jaccard (IoU) loss, equal to smp's ``JaccardLoss`` for {0, 1} targets; options as ``overlap_loss``."""
+    return overlap_loss(logits, target, score=soft_jaccard_score, name="jaccard", **options)

@@ -201,7 +201,8 @@ _OVERLAP_DOC = """
     skipped with ``from_logits=False``), one-hot / binary target t, I = sum(p*t), |p| = sum(p).
     Loss per class = 1 - score (or -log(max(score, eps)) with ``log_loss``); classes absent from the
     batch's target are zeroed but still counted in the mean over (selected) classes, so an all-background
-    batch gives no NaN. Equal to segmentation_models_pytorch 0.6 on the same inputs and settings.
+    batch gives no NaN. Equal to segmentation_models_pytorch 0.6 on the same inputs and settings for
+    {0, 1} targets (smp's L1 form of I differs from sum(p*t) only for soft targets).
     Classification (N, C) + (N,) is multiclass with one pixel per sample (soft Dice of class probs).
 
     Options: ``mode`` auto|binary|multiclass|multilabel; ``from_logits``; ``smooth`` s; ``eps`` (floor of

@@ -20,6 +20,44 @@ def per_layer(name: str, value: T | Sequence[T], num_layers: int) -> list[T]:
     return [value] * num_layers
 
 
+def _conv_block(
+    width_in: int,
+    width: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    pool: str | None,
+    pool_size: int,
+    pool_stride: int,
+    batch_norm: bool,
+    activation: str,
+) -> nn.Sequential:
+    """Conv -> BatchNorm -> activation -> pool: (B, width_in, h, w) -> (B, width, h', w')."""
+    block = [nn.Conv2d(width_in, width, kernel, stride, padding, bias=not batch_norm)]
+    block += [nn.BatchNorm2d(width)] if batch_norm else []
+    block.append(activation_layer(activation))
+    block += [POOLS[pool](pool_size, pool_stride)] if pool else []
+    return nn.Sequential(*block)
+
+
+def _feature_map_size(
+    size: tuple[int, int],
+    kernels: list[int],
+    strides: list[int],
+    paddings: list[int],
+    pools: list[str | None],
+    pool_size: int,
+    pool_stride: int,
+) -> tuple[int, int]:
+    """The (h, w) after every block; fails, naming the layer, where a map would shrink below 1x1."""
+    for layer, (kernel, stride, pad, pool) in enumerate(zip(kernels, strides, paddings, pools, strict=True)):
+        size = _checked(size, layer, f"conv (kernel {kernel}, stride {stride}, padding {pad})", kernel, stride, pad)
+        if pool:
+            what = f"{pool} pool (size {pool_size}, stride {pool_stride})"
+            size = _checked(size, layer, what, pool_size, pool_stride, 0)
+    return size
+
+
 def _checked(size: tuple[int, int], layer: int, what: str, kernel: int, stride: int, padding: int) -> tuple[int, int]:
     """The feature map size after a conv or pool; fails, naming the layer, below 1x1."""
     out = tuple((side + 2 * padding - kernel) // stride + 1 for side in size)
@@ -70,25 +108,16 @@ class ConvNet(Classifier):
             raise ValueError(f"model.pool must be 'max', 'avg' or null, got {bad[0]!r}")
         pool_stride = pool_stride or pool_size
 
-        size: tuple[int, int] = tuple(image_size)
-        blocks: list[nn.Module] = []
-        width_in = in_channels
-        layers = zip(channels, kernels, stride_list, pads, pools, strict=True)
-        for i, (width, kernel, stride, pad, pool_type) in enumerate(layers):
-            block = [nn.Conv2d(width_in, width, kernel, stride, pad, bias=not batch_norm)]
-            block += [nn.BatchNorm2d(width)] if batch_norm else []
-            block.append(activation_layer(activation))
-            size = _checked(size, i, f"conv (kernel {kernel}, stride {stride}, padding {pad})", kernel, stride, pad)
-            if pool_type:
-                block.append(POOLS[pool_type](pool_size, pool_stride))
-                what = f"{pool_type} pool (size {pool_size}, stride {pool_stride})"
-                size = _checked(size, i, what, pool_size, pool_stride, 0)
-            blocks.append(nn.Sequential(*block))
-            width_in = width
-
+        size = _feature_map_size(tuple(image_size), kernels, stride_list, pads, pools, pool_size, pool_stride)
+        widths_in = [in_channels, *channels[:-1]]
+        layers = zip(widths_in, channels, kernels, stride_list, pads, pools, strict=True)
+        blocks: list[nn.Module] = [
+            _conv_block(w_in, w_out, k, s, p, layer_pool, pool_size, pool_stride, batch_norm, activation)
+            for w_in, w_out, k, s, p, layer_pool in layers
+        ]
         # (B, C, h, w) -> (B, C) with global pooling, else (B, C*h*w)
         blocks += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if global_pool else [nn.Flatten()]
-        num_features = width_in if global_pool else width_in * size[0] * size[1]
+        num_features = channels[-1] if global_pool else channels[-1] * size[0] * size[1]
         if hidden_size:
             blocks += [nn.Dropout(dropout), nn.Linear(num_features, hidden_size), activation_layer(activation)]
             num_features = hidden_size
