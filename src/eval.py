@@ -4,6 +4,7 @@ Rebuilds the model from the config, loads only the checkpoint's tensors, and sco
 """
 
 import os
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -21,8 +22,6 @@ def main(cfg: DictConfig) -> dict[str, float]:
             f"ckpt_path={cfg.ckpt_path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt"
         )
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
-    from pathlib import Path
-
     import lightning as L
 
     from src.utils import build, build_trainer, load_checkpoint, save_metrics

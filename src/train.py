@@ -1,10 +1,12 @@
 """python -m src.train [group=option ...] [key=value ...]: fit, then test the best checkpoint.
 
-Returns the monitored metric (conf/train.yaml `monitor`) so that sweepers can optimise it.
+Returns the best value of the monitored metric (conf/train.yaml `monitor`), which sweepers optimise.
 """
 
+from pathlib import Path
+
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_errors
 
@@ -13,16 +15,15 @@ from src.cli import report_errors
 @report_errors
 def main(cfg: DictConfig) -> float | None:
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
-    from pathlib import Path
-
     import lightning as L
 
-    from src.utils import build, build_trainer, log_config, save_metrics
+    from src.utils import build, build_trainer, save_metrics
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
     trainer = build_trainer(cfg)
-    log_config(trainer, cfg)
+    for logger in trainer.loggers:  # the whole composed config as hyper-parameters (TensorBoard's HParams tab)
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(task, datamodule=datamodule)
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint else ""
@@ -35,6 +36,8 @@ def main(cfg: DictConfig) -> float | None:
             Path(cfg.paths.output_dir) / "metrics.json",
             f"test metrics of the {'best' if best_path else 'last'} weights",
         )
+    if trainer.is_global_zero:
+        print(f"run directory: {cfg.paths.output_dir} (tensorboard --logdir outputs)")
     return None if monitored is None else float(monitored)
 
 

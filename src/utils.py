@@ -38,13 +38,6 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
 
 
-def log_config(trainer: Trainer, cfg: DictConfig) -> None:
-    """The whole composed config as hyper-parameters (TensorBoard's HParams tab)."""
-    params = OmegaConf.to_container(cfg, resolve=True)
-    for logger in trainer.loggers:
-        logger.log_hyperparams(params)
-
-
 def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
     """Print the logged test metrics and write them to `path` as JSON (rank 0 only); return them."""
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

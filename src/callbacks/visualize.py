@@ -7,6 +7,7 @@ matplotlib.use("Agg")  # render to images, never to a window
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
@@ -59,6 +60,7 @@ class TensorBoardImages(Callback):
         if first_conv is not None:
             kernels = first_conv.weight.detach().cpu()  # (out, in, k, k)
             kernels = kernels if kernels.shape[1] == 3 else kernels[:, :1]  # colour kernels as RGB, else channel 0
+            kernels = F.interpolate(kernels, scale_factor=24 // kernels.shape[-1] or 1)  # 3x3 is too small to see
             writer.add_image("val/conv1_kernels", _tile(kernels, nrow=8), step)
             maps = feature_maps[0][0].detach().cpu().unsqueeze(1)  # first image: (out, h, w) -> (out, 1, h, w)
             writer.add_image("val/conv1_feature_maps", _tile(maps, nrow=8), step)

@@ -1,0 +1,24 @@
+"""The accuracy the README promises, on the real Fashion-MNIST (`make test-slow`, minutes each).
+
+Needs the dataset where the data module finds it (`apt-get install dataset-fashion-mnist`).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("overrides", "floor"),
+    [([], 0.91), (["model=mlp"], 0.88), (["loss=dice"], 0.85)],
+    ids=["default_cnn", "mlp", "cnn_dice"],
+)
+def test_fashion_mnist_test_accuracy(overrides: list[str], floor: float, tmp_path: Path) -> None:
+    run_cli("train", *overrides, "callbacks.progress_bar.refresh_rate=0", f"hydra.run.dir={tmp_path}")
+    accuracy = json.loads((tmp_path / "metrics.json").read_text())["test/acc"]
+    assert accuracy >= floor, f"{overrides or 'defaults'}: test accuracy {accuracy:.4f} < {floor}"
