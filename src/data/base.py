@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
+from torchvision.transforms.v2 import functional as F
 
 from src.data.augment import random_crop, random_flip
 
@@ -159,6 +160,4 @@ class InMemoryDataModule(LightningDataModule):
 
     def normalize(self, images: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> zero mean, unit variance per channel (the training set's statistics)."""
-        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
-        return (images - mean) / std
+        return F.normalize(images, list(self.mean), list(self.std))
