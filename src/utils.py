@@ -5,31 +5,45 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig, OmegaConf
 
-from src.tasks import TASKS
+from src.tasks import Task
 
 
-def build(cfg: DictConfig) -> tuple[LightningDataModule, LightningModule]:
-    """The data module, then the task it names with the configured net, loss, optimiser and scheduler.
+def build(cfg: DictConfig) -> tuple[LightningDataModule, Task]:
+    """The data module and the task its config chose, with the configured net, loss, optimiser and scheduler.
 
-    Nothing is read from disk here: incompatible choices fail before any data loads.
+    Nothing is read from disk here: a model, loss or task that does not fit the data fails before any data
+    loads, with one line that names the choices.
     """
     datamodule = instantiate(cfg.data)
-    if datamodule.task not in TASKS:
-        raise ValueError(
-            f"data={cfg.data._target_} has task {datamodule.task!r}, which has no task module: {sorted(TASKS)}"
-        )
-    task = TASKS[datamodule.task](
+    task = instantiate(
+        cfg.task,
         net=instantiate(cfg.model),
         loss=instantiate(cfg.loss),
         optimizer=instantiate(cfg.get("optimizer")),
         scheduler=instantiate(cfg.get("scheduler"), _convert_="all"),
-        num_classes=datamodule.num_classes,
     )
+    names = _choices(cfg)
+    if datamodule.task != task.name:
+        raise ValueError(
+            f"{names['data']} is {datamodule.task} data but {names['task']} trains {task.name}; "
+            "drop the task override: the data config chooses its task"
+        )
+    task.check_fits(datamodule, names)
     return datamodule, task
+
+
+def _choices(cfg: DictConfig) -> dict[str, str]:
+    """How the user chose each group, e.g. {"model": "model=mlp"}; the class when composed outside Hydra's app."""
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    return {
+        group: f"{group}={choices[group]}" if choices.get(group) else f"{group} {cfg[group].get('_target_', '')}"
+        for group in ("data", "model", "loss", "task")
+    }
 
 
 def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:

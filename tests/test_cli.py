@@ -46,7 +46,7 @@ ERRORS = {
     ),
     "wrong channels": (
         ["data=digits", "model.in_channels=3"],
-        "the model cannot take the data's images (1, 8, 8)",
+        "model=cnn cannot take the images of data=digits (1, 8, 8)",
     ),
 }
 

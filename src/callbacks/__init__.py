@@ -1,3 +1,4 @@
-from src.callbacks.visualize import TensorBoardImages
+from src.callbacks.classification_images import ClassificationImages
+from src.callbacks.segmentation_images import SegmentationImages
 
-__all__ = ["TensorBoardImages"]
+__all__ = ["ClassificationImages", "SegmentationImages"]

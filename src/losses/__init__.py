@@ -1,6 +1,6 @@
 """Losses on raw network outputs: ``loss(logits, target)`` for classification, segmentation, regression."""
 
-from src.losses.combine import WeightedSumLoss, check_loss_fits, config_name
+from src.losses.combine import WeightedSumLoss
 from src.losses.functional import (
     bce_loss,
     cce_loss,
@@ -13,7 +13,6 @@ from src.losses.functional import (
     soft_jaccard_score,
 )
 from src.losses.modules import (
-    ALL_TASKS,
     LOSSES,
     BCELoss,
     CCELoss,
@@ -25,7 +24,6 @@ from src.losses.modules import (
 )
 
 __all__ = [
-    "ALL_TASKS",
     "LOSSES",
     "BCELoss",
     "CCELoss",
@@ -37,8 +35,6 @@ __all__ = [
     "WeightedSumLoss",
     "bce_loss",
     "cce_loss",
-    "check_loss_fits",
-    "config_name",
     "dice_loss",
     "hinge_loss",
     "jaccard_loss",

@@ -1,4 +1,4 @@
-"""Combining losses and checking a loss against a task."""
+"""Combining losses: a weighted sum of named terms."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from src.losses.modules import ALL_TASKS, LOSSES
-
 
 class WeightedSumLoss(nn.Module):
     """``sum_i w_i * loss_i(logits, target)`` over named terms, e.g. Dice + CCE for segmentation.
 
     ``losses``: name -> loss module (Hydra instantiates nested ``_target_`` entries); ``weights``: name ->
     float, default 1.0 for every term. ``last_terms`` keeps the latest detached value of each term for
-    logging. ``tasks`` is the intersection of the terms' tasks.
+    logging.
     """
 
     def __init__(self, losses: Mapping[str, nn.Module], weights: Mapping[str, float] | None = None) -> None:
@@ -32,11 +30,6 @@ class WeightedSumLoss(nn.Module):
         self.weights = {key: float(value) for key, value in weights.items()}
         self.last_terms: dict[str, Tensor] = {}
 
-    @property
-    def tasks(self) -> frozenset[str]:
-        """Tasks every term can serve (a term without ``tasks`` serves none)."""
-        return frozenset.intersection(*(getattr(loss, "tasks", frozenset()) for loss in self.losses.values()))
-
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """logits, target as each term expects -> scalar weighted sum."""
         terms = {key: loss(logits, target) for key, loss in self.losses.items()}
@@ -45,23 +38,3 @@ class WeightedSumLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"weights={self.weights}"
-
-
-def config_name(loss: nn.Module | type) -> str:
-    """Config-group name of a loss: class name without "Loss", lower-cased (DiceLoss -> "dice")."""
-    cls = loss if isinstance(loss, type) else type(loss)
-    if isinstance(loss, WeightedSumLoss):
-        return "+".join(config_name(term) for term in loss.losses.values())
-    return cls.__name__.removesuffix("Loss").lower()
-
-
-def check_loss_fits(loss: nn.Module, task: str) -> None:
-    """Raise one-line ValueError unless ``loss`` can serve ``task``; call before any data loads."""
-    if task not in ALL_TASKS:
-        raise ValueError(f"task must be one of {sorted(ALL_TASKS)}, got {task!r}")
-    tasks = getattr(loss, "tasks", None)
-    if tasks is not None and task in tasks:
-        return
-    fitting = ", ".join(f"loss={config_name(cls)}" for cls in LOSSES if task in cls.tasks)
-    why = "" if tasks is not None else " (it declares no `tasks`; use a src.losses class)"
-    raise ValueError(f"loss={config_name(loss)} cannot serve task {task!r}{why}; losses for {task}: {fitting}")

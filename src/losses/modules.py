@@ -14,9 +14,6 @@ from torch import Tensor, nn
 from src.losses import functional as LF
 from src.losses._shapes import MODES, check_choice, check_fraction
 
-ALL_TASKS = frozenset({"classification", "segmentation", "regression"})
-LABEL_TASKS = frozenset({"classification", "segmentation"})
-
 
 def _as_tensor(values: Sequence[float] | Tensor | None, what: str, name: str) -> Tensor | None:
     """Per-class values from YAML (list / ListConfig) or a tensor -> 1-D float tensor."""
@@ -29,10 +26,13 @@ def _as_tensor(values: Sequence[float] | Tensor | None, what: str, name: str) ->
 
 
 class FunctionalLoss(nn.Module):
-    """Calls ``fn(logits, target, **options)``; per-class tensors are buffers so they follow ``.to()``."""
+    """Calls ``fn(logits, target, **options)``; per-class tensors are buffers so they follow ``.to()``.
+
+    Which tasks a loss fits is not declared here: a task probes the loss with outputs and targets of its own
+    shapes (``Task.check_fits``), and the shape checks of ``functional`` accept or refuse them.
+    """
 
     fn: ClassVar[Callable[..., Tensor]]
-    tasks: ClassVar[frozenset[str]] = LABEL_TASKS
 
     def __init__(self, tensors: dict[str, Sequence[float] | Tensor | None], **options) -> None:
         super().__init__()
@@ -65,7 +65,6 @@ class MSELoss(FunctionalLoss):
     """
 
     fn = staticmethod(LF.mse_loss)
-    tasks = ALL_TASKS
 
     def __init__(self, activation: str | None = "auto", ignore_index: int | None = None) -> None:
         check_choice(activation, LF.ACTIVATIONS, "activation", "MSELoss")

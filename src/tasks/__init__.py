@@ -1,9 +1,7 @@
-"""Tasks join a net, a loss and metrics. The data module names its task; train.py looks it up here."""
+"""Tasks join a net, a loss and metrics. The data config picks one through Hydra's `task` group."""
 
-from lightning.pytorch import LightningModule
-
+from src.tasks.base import Task
 from src.tasks.classification import ClassificationTask
+from src.tasks.segmentation import SegmentationScores, SegmentationTask
 
-TASKS: dict[str, type[LightningModule]] = {ClassificationTask.name: ClassificationTask}
-
-__all__ = ["TASKS", "ClassificationTask"]
+__all__ = ["ClassificationTask", "SegmentationScores", "SegmentationTask", "Task"]

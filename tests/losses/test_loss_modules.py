@@ -15,7 +15,6 @@ from src.losses import (
     KLLoss,
     MSELoss,
     WeightedSumLoss,
-    check_loss_fits,
 )
 from tests.conftest import compose_config, loss_options
 
@@ -101,35 +100,13 @@ def test_bad_options_raise() -> None:
         CCELoss(weight=[1.0, 2.0])(torch.randn(2, 3), torch.tensor([0, 1]))
 
 
-def test_check_loss_fits_messages() -> None:
-    check_loss_fits(MSELoss(), "regression")
-    check_loss_fits(DiceLoss(), "segmentation")
-    with pytest.raises(ValueError) as error:
-        check_loss_fits(DiceLoss(), "regression")
-    assert str(error.value) == "loss=dice cannot serve task 'regression'; losses for regression: loss=mse"
-    with pytest.raises(ValueError, match="loss=hinge cannot serve task 'regression'"):
-        check_loss_fits(HingeLoss(), "regression")
-    with pytest.raises(
-        ValueError, match=r"^loss=dice\+mse cannot serve task 'regression'; losses for regression: loss=mse$"
-    ):
-        check_loss_fits(WeightedSumLoss({"d": DiceLoss(), "m": MSELoss()}), "regression")
-    with pytest.raises(ValueError, match="losses for segmentation: loss=mse, loss=bce, loss=cce, loss=hinge"):
-        check_loss_fits(WeightedSumLoss({"l1": nn.L1Loss()}), "segmentation")
-    with pytest.raises(ValueError, match="declares no `tasks`"):
-        check_loss_fits(nn.L1Loss(), "regression")
-    with pytest.raises(ValueError, match="task must be one of"):
-        check_loss_fits(MSELoss(), "detection")
-
-
-def test_weighted_sum_value_terms_and_tasks() -> None:
+def test_weighted_sum_value_and_terms() -> None:
     logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
     loss = WeightedSumLoss({"dice": DiceLoss(), "cce": CCELoss()}, {"dice": 0.3, "cce": 2.0})
     expected = 0.3 * DiceLoss()(logits, target) + 2.0 * CCELoss()(logits, target)
     assert torch.allclose(loss(logits, target), expected)
     assert set(loss.last_terms) == {"dice", "cce"} and not loss.last_terms["cce"].requires_grad
     assert torch.allclose(loss.last_terms["cce"], CCELoss()(logits, target))
-    assert loss.tasks == frozenset({"classification", "segmentation"})
-    assert WeightedSumLoss({"a": MSELoss(), "b": MSELoss()}).tasks == MSELoss.tasks
     with pytest.raises(ValueError, match="weights keys"):
         WeightedSumLoss({"dice": DiceLoss()}, {"cce": 1.0})
 
@@ -145,7 +122,6 @@ def test_configs_instantiate(name: str) -> None:
     loss = instantiate(compose_config("train", f"loss={name}").loss)
     logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
     assert torch.isfinite(loss(logits, target))
-    check_loss_fits(loss, "segmentation")
     if name != "dice_cce":
         assert type(loss).__name__.lower() == f"{name}loss"
 

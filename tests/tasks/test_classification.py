@@ -91,14 +91,22 @@ def test_optimizer_gets_only_trainable_parameters() -> None:
     assert {id(p) for p in given} == {id(p) for p in module.net.head.parameters()}
 
 
-def test_a_net_that_predicts_other_classes_fails_before_training() -> None:
-    with pytest.raises(ValueError, match=r"the model outputs \(7,\) per image but the data has 10 classes"):
-        trainer().fit(task(num_classes=7), datamodule=digits())
+NAMES = {"data": "data=digits", "model": "model=cnn", "loss": "loss=cce", "task": "task=classification"}
+
+
+def test_a_net_that_predicts_other_classes_fails_before_any_data_loads() -> None:
+    with pytest.raises(ValueError, match=r"model=cnn outputs \(7,\) per image, but the classification task of "
+                       r"data=digits needs \(10,\)"):  # fmt: skip
+        task(num_classes=7).check_fits(digits(), NAMES)
+
+
+def test_a_net_that_cannot_take_the_images_fails_before_any_data_loads() -> None:
+    module = ClassificationTask(ConvNet(3, (8, 8), 10, channels=[4]), CCELoss(), optimizer=None, num_classes=10)
+    with pytest.raises(ValueError, match=r"model=cnn cannot take the images of data=digits \(1, 8, 8\)"):
+        module.check_fits(digits(), NAMES)
 
 
 class NaNLoss(nn.Module):
-    tasks = frozenset({"classification"})
-
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return logits.sum() * float("nan")
 
@@ -108,9 +116,10 @@ def test_a_nan_loss_stops_training_with_the_step_and_a_hint() -> None:
         trainer().fit(task(NaNLoss()), datamodule=digits())
 
 
-def test_a_loss_without_classification_support_is_refused_at_construction() -> None:
-    class RegressionOnly(DiceLoss):
-        tasks = frozenset({"regression"})
-
-    with pytest.raises(ValueError, match="cannot serve task 'classification'; losses for classification: loss=mse"):
-        task(RegressionOnly())
+def test_a_loss_that_cannot_score_the_tasks_outputs_is_refused_before_any_data_loads() -> None:
+    binary = ClassificationTask(ConvNet(1, (8, 8), 1, channels=[4]), CCELoss(), optimizer=None, num_classes=10)
+    binary.output_shapes = lambda datamodule: [(1,)]  # a one-output net, as a binary task would accept
+    with pytest.raises(ValueError, match=r"loss=cce cannot train the classification task of data=digits: cce: "
+                       r"softmax needs C >= 2 classes"):  # fmt: skip
+        binary.check_fits(digits(), NAMES)
+    task(DiceLoss()).check_fits(digits(), NAMES)  # Dice scores class probabilities: it fits

@@ -1,0 +1,192 @@
+"""What every task shares: a net, a loss, an optimiser, per-stage torchmetrics and the best monitored value.
+
+A task is the LightningModule for one kind of problem (classification, segmentation, ...). It is chosen by
+the data config through Hydra's `task` group; a new task is a subclass here plus a `conf/task/<name>.yaml`.
+"""
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+from lightning.pytorch import LightningDataModule, LightningModule
+from torch import Tensor
+from torch.optim import Optimizer
+from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, MinMetric
+
+# How torch's schedulers name the length of the run they shape (OneCycleLR, CosineAnnealingLR).
+RUN_LENGTH_ARGS = ("total_steps", "T_max")
+STAGES = ("train", "val", "test")
+
+
+class Task(LightningModule):
+    """Trains `net` with `loss(logits, targets)`; subclasses say what the net must output and how it is scored.
+
+    `metrics` (given by the subclass): torchmetrics updated with (predictions, targets), cloned per stage.
+    Logs `train/loss` per step; per epoch `{stage}/loss` and the metrics' values as `{stage}/<name>`,
+    computed over the whole split (under DDP, over every rank); after each validation epoch the best value
+    of `monitor` so far as `{monitor}_best` and as TensorBoard's `hp_metric`.
+
+    optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
+    that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
+    optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval`.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
+        metrics: Mapping[str, Metric],
+        scheduler: dict[str, Any] | None = None,
+        monitor: str = "val/loss",
+        monitor_mode: str = "min",
+    ) -> None:
+        super().__init__()
+        if monitor_mode not in ("min", "max"):
+            raise ValueError(f"monitor_mode must be 'min' or 'max', got {monitor_mode!r}")
+        # Only plain values go into checkpoints, so weights_only loading can read them; the net and loss are
+        # rebuilt from the config, and train.py logs the whole composed config as hyper-parameters.
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler", "metrics"], logger=False)
+        self.net = net
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        self.scheduler_config = scheduler
+        self.monitor = monitor
+        metrics = MetricCollection(dict(metrics))
+        for stage in STAGES:  # train_metrics, val_metrics, test_metrics; train_loss_mean, ...
+            setattr(self, f"{stage}_metrics", metrics.clone())
+            setattr(self, f"{stage}_loss_mean", MeanMetric())
+        self.best = MaxMetric() if monitor_mode == "max" else MinMetric()
+
+    # What a subclass defines.
+    def predict(self, logits: Tensor) -> Tensor:
+        """The hard prediction the metrics score, from the net's logits."""
+        raise NotImplementedError
+
+    def output_shapes(self, datamodule: LightningDataModule) -> list[tuple[int, ...]]:
+        """The per-sample logits shapes this task accepts for the data (first: the usual one)."""
+        raise NotImplementedError
+
+    def example_targets(self, datamodule: LightningDataModule, batch_size: int) -> Tensor:
+        """Targets shaped as the data module serves them, to probe the loss before any data loads."""
+        raise NotImplementedError
+
+    # The shared machinery.
+    @property
+    def backbone(self) -> nn.Module:
+        """What BackboneFinetuning freezes and unfreezes."""
+        return self.net.backbone
+
+    def forward(self, images: Tensor) -> Tensor:
+        """images: (B, C, H, W) -> the net's logits."""
+        return self.net(images)
+
+    def check_fits(self, datamodule: LightningDataModule, names: Mapping[str, str]) -> None:
+        """Fail before any data loads if the net cannot take the data's images, its output is not what this
+        task needs, or the loss cannot score it. `names` say how the user chose each part (e.g. "model=mlp").
+        """
+        probe = torch.zeros(2, datamodule.in_channels, *datamodule.image_size)
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                logits = self.net(probe)
+        except RuntimeError as error:
+            raise ValueError(
+                f"{names['model']} cannot take the images of {names['data']} {tuple(probe.shape[1:])}: "
+                f"{str(error).splitlines()[0]}; let the model config interpolate ${{data.in_channels}} and "
+                "${data.image_size}"
+            ) from None
+        finally:
+            self.net.train(was_training)
+        accepted = self.output_shapes(datamodule)
+        if tuple(logits.shape[1:]) not in accepted:
+            raise ValueError(
+                f"{names['model']} outputs {tuple(logits.shape[1:])} per image, but the {self.name} task of "
+                f"{names['data']} needs {' or '.join(map(str, accepted))}; choose a {self.name} model, or let "
+                "the model config interpolate ${data.num_classes}"
+            )
+        try:
+            self.loss(logits, self.example_targets(datamodule, len(logits)))
+        except ValueError as error:
+            raise ValueError(f"{names['loss']} cannot train the {self.name} task of {names['data']}: {error}") from None
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
+        images, targets = batch
+        logits = self(images)
+        loss = self.loss(logits, targets)
+        # train/loss per step (its epoch mean, like every stage's, comes from `{stage}_loss_mean`); the parts of a
+        # WeightedSumLoss per training step, and averaged over the epoch (and ranks) for val and test.
+        train = stage == "train"
+        if train:
+            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        for term, value in getattr(self.loss, "last_terms", {}).items():
+            self.log(f"{stage}/loss_{term}", value, on_step=train, on_epoch=not train, sync_dist=not train)
+        predictions = self.predict(logits.detach())
+        getattr(self, f"{stage}_loss_mean").update(loss.detach(), len(images))
+        getattr(self, f"{stage}_metrics").update(predictions, targets)
+        return {"loss": loss, "preds": predictions}
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")["loss"]
+        # Checked at the logging cadence: a check every step would stall an accelerator on a sync.
+        if batch_idx % self.trainer.log_every_n_steps == 0 and not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss is {loss.item()} at step {self.global_step}; lower optimizer.lr, "
+                "or try trainer.gradient_clip_val=1.0 or trainer.precision=32-true"
+            )
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._step(batch, "test")
+
+    def epoch_values(self, stage: str) -> dict[str, Tensor]:
+        """The stage's metrics over the epoch, keyed `{stage}/<name>`; subclasses may add derived values."""
+        values = {"loss": getattr(self, f"{stage}_loss_mean").compute(), **getattr(self, f"{stage}_metrics").compute()}
+        return {f"{stage}/{key}": value for key, value in values.items()}
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        # torchmetrics already reduced the states across ranks, so every rank logs the same values.
+        values = self.epoch_values(stage)
+        self.log_dict(values, prog_bar=stage == "val", sync_dist=False)
+        getattr(self, f"{stage}_loss_mean").reset()
+        getattr(self, f"{stage}_metrics").reset()
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if self.trainer.sanity_checking or self.monitor not in values:
+            return
+        self.best.update(values[self.monitor])
+        best = self.best.compute()
+        self.log(f"{self.monitor}_best", best)
+        self.log("hp_metric", best)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
+        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
+        if not self.scheduler_config:
+            return optimizer
+        factory = self.scheduler_config["scheduler"]
+        scheduler = factory(optimizer, **self._run_length(factory, self.scheduler_config.get("interval", "epoch")))
+        return {"optimizer": optimizer, "lr_scheduler": {**self.scheduler_config, "scheduler": scheduler}}
+
+    def _run_length(self, factory: Callable, interval: str) -> dict[str, int]:
+        """The run's length in the scheduler's steps, for each length argument the config leaves null."""
+        length = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+        parameters = inspect.signature(factory).parameters
+        return {
+            name: int(length) for name in RUN_LENGTH_ARGS if name in parameters and parameters[name].default is None
+        }
