@@ -4,11 +4,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch import LightningDataModule, Trainer
+from omegaconf import DictConfig
 
 from src.tasks import Task
 
@@ -60,37 +59,3 @@ def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
         path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"{title}: {json.dumps(metrics)}")
     return metrics
-
-
-def load_checkpoint(path: str | Path, task: LightningModule) -> None:
-    """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only)."""
-    path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        state = checkpoint["state_dict"]
-    except Exception as error:  # any failure here means the file is not one of our checkpoints
-        raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
-    expected = task.state_dict()
-    for key, tensor in expected.items():
-        found = state.get(key)
-        if found is None or found.shape != tensor.shape:
-            got = "missing" if found is None else f"shaped {tuple(found.shape)}"
-            raise ValueError(
-                f"{path} does not fit this model: {key} is {got} in the checkpoint, {tuple(tensor.shape)} here; "
-                f"{_training_overrides_hint(path)}"
-            )
-    if unexpected := sorted(set(state) - set(expected)):
-        raise ValueError(
-            f"{path} does not fit this model: it has {unexpected[0]}, which the model lacks; "
-            f"{_training_overrides_hint(path)}"
-        )
-    task.load_state_dict(state)
-
-
-def _training_overrides_hint(checkpoint: Path) -> str:
-    """How to rebuild the model the checkpoint came from: its run's overrides, when the run dir is there."""
-    overrides = checkpoint.parent.parent / ".hydra" / "overrides.yaml"
-    if not overrides.is_file():
-        return "pass the model/data overrides the run was trained with"
-    used = " ".join(str(o) for o in OmegaConf.load(overrides) if not str(o).startswith("hydra."))
-    return f"the run was trained with: {used or '(the defaults)'}"
