@@ -14,12 +14,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_errors
-from src.runs import eval_arguments, with_saved_run, write_status
+from src.config_check import check_config
+from src.runs import check_output_dirs, eval_arguments, with_saved_run, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @report_errors
 def main(cfg: DictConfig) -> dict[str, float]:
+    check_config(cfg)
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ValueError("ckpt_path is required: python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt")
     if not os.path.isfile(cfg.ckpt_path):
@@ -44,5 +46,6 @@ def main(cfg: DictConfig) -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    check_output_dirs(sys.argv)
     sys.argv = eval_arguments(sys.argv)
     main()

@@ -66,6 +66,18 @@ def resume_arguments(argv: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
+def check_output_dirs(argv: list[str]) -> None:
+    """Create hydra.run.dir / hydra.sweep.dir as Hydra would, but refuse one that cannot be created in one line
+    (Hydra would print a traceback)."""
+    for arg in argv[1:]:
+        if arg.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in arg:
+            key, folder = arg.split("=", 1)
+            try:
+                Path(folder).expanduser().mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                fail(f"{key}={folder} cannot be created ({error.strerror}); choose a directory you may write to")
+
+
 def run_directory(checkpoint: str) -> Path | None:
     """The run directory a checkpoint belongs to (<run>/checkpoints/x.ckpt), if it has its saved config."""
     run = Path(checkpoint).expanduser().resolve().parent.parent

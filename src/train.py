@@ -12,12 +12,14 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_errors
-from src.runs import resume_arguments, write_status
+from src.config_check import check_config
+from src.runs import check_output_dirs, resume_arguments, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @report_errors
 def main(cfg: DictConfig) -> float | None:
+    check_config(cfg)
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
 
@@ -53,5 +55,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    check_output_dirs(sys.argv)
     sys.argv = resume_arguments(sys.argv)
     main()

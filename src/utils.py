@@ -1,12 +1,14 @@
 """What train.py and eval.py share: building the run from the config, loading and saving results."""
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.accelerators import CPUAccelerator
 from omegaconf import DictConfig
 
 from src.tasks import Task
@@ -48,7 +50,14 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
     loggers = list(instantiate(cfg.get("logger") or {}).values())
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    cores = os.cpu_count() or 1
+    if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
+        raise ValueError(
+            f"trainer.devices={trainer.num_devices} asks for {trainer.num_devices} CPU processes but this machine "
+            f"has {cores} cores; use trainer.devices={cores} or fewer"
+        )
+    return trainer
 
 
 def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:

@@ -62,9 +62,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_metrics_of_a_run_never_stopped(
     ],
     ids=["other_model", "contradicting_checkpoint"],
 )
-def test_a_resume_that_contradicts_the_run_is_refused(
-    uninterrupted: Path, extra: list[str], message: str
-) -> None:
+def test_a_resume_that_contradicts_the_run_is_refused(uninterrupted: Path, extra: list[str], message: str) -> None:
     before = metrics(uninterrupted)
     result = run_cli("train", f"resume={uninterrupted}", *extra, check=False)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
