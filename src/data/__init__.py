@@ -2,6 +2,7 @@ from src.data.base import InMemoryDataModule, InMemoryDataset
 from src.data.cifar10 import CIFAR10DataModule
 from src.data.classification import ClassificationDataModule
 from src.data.digits import DigitsDataModule
+from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from src.data.segmentation import SegmentationDataModule
@@ -12,6 +13,7 @@ __all__ = [
     "DataNotFoundError",
     "DigitsDataModule",
     "FashionMNISTDataModule",
+    "FashionSegDataModule",
     "InMemoryDataModule",
     "InMemoryDataset",
     "MNISTDataModule",
