@@ -14,6 +14,7 @@ import torch
 import torchvision
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 # Under pytest-xdist each worker (and the CLI it starts) computes on one thread: n workers share n cores
@@ -76,6 +77,63 @@ def write_mnist_like(
 @pytest.fixture
 def mnist_dir(tmp_path: Path) -> Path:
     return write_mnist_like(tmp_path / "mnist")
+
+
+# Colours far apart, and far from each other's blends: a resized pixel within a few units of one of them has
+# (almost) nothing of another colour mixed in, so it shows which mask class lies under it.
+SCENE_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], dtype=np.uint8)
+
+
+def scene(rng: np.random.Generator, size: tuple[int, int], values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image (H, W, 3) of 8x8-pixel cells and its mask (H, W): a cell of kind k has mask value values[k]
+    and colour SCENE_COLORS[k]."""
+    height, width = size
+    cells = rng.integers(0, len(values), (-(-height // 8), -(-width // 8)))
+    kinds = np.kron(cells, np.ones((8, 8), dtype=np.int64))[:height, :width]
+    return SCENE_COLORS[kinds], np.asarray(values, dtype=np.uint8)[kinds]
+
+
+def save_image(path: Path, image: np.ndarray) -> None:
+    """PNG, or JPEG at high quality without chroma subsampling (which would smear colours across cell edges)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, **({"quality": 95, "subsampling": 0} if path.suffix == ".jpg" else {}))
+
+
+def save_mask(path: Path, mask: np.ndarray, mode: str = "L") -> None:
+    """A PNG whose pixel values are `mask`: grey (L), or palette indices (P, as VOC stores its masks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.frombytes(mode, (mask.shape[1], mask.shape[0]), mask.astype(np.uint8).tobytes())
+    if mode == "P":
+        image.putpalette(np.random.default_rng(1).integers(0, 256, 768, dtype=np.uint8).tobytes())
+    image.save(path)
+
+
+def assert_masks_follow_colors(images: torch.Tensor, masks: torch.Tensor, classes: list[int]) -> None:
+    """Where a pixel is within a few units of scene colour k (nothing else blended in), its mask is classes[k].
+
+    images: uint8 (N, 3, H, W); masks: uint8 (N, H, W). Most pixels must be that clear, or nothing is tested.
+    """
+    colors = torch.as_tensor(SCENE_COLORS[: len(classes)]).float()
+    distance = (images.permute(0, 2, 3, 1)[..., None, :].float() - colors).norm(dim=-1)  # (N, H, W, K)
+    nearest, kind = distance.min(-1)
+    clear = nearest < 30
+    assert clear.float().mean() > 0.5
+    assert torch.equal(masks[clear], torch.as_tensor(classes, dtype=torch.uint8)[kind[clear]])
+
+
+def write_segmentation_folder(
+    root: Path, split: str = "train", count: int = 12, size: tuple[int, int] = (40, 48), **options
+) -> Path:
+    """`root/split/images/NNN.png` with masks `root/split/masks/NNN.png` of classes 0..2 (see `scene`).
+
+    options: suffix (".png" or ".jpg"), mask_mode ("L" or "P"), values (the mask values to paint).
+    """
+    rng = np.random.default_rng(len(split) + count)
+    for index in range(count):
+        image, mask = scene(rng, size, options.get("values", [0, 1, 2]))
+        save_image(root / split / "images" / f"{index:03d}{options.get('suffix', '.png')}", image)
+        save_mask(root / split / "masks" / f"{index:03d}.png", mask, options.get("mask_mode", "L"))
+    return root
 
 
 def write_cifar10(root: Path, per_batch: int = 40) -> Path:

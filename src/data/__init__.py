@@ -4,6 +4,7 @@ from src.data.classification import ClassificationDataModule
 from src.data.digits import DigitsDataModule
 from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
+from src.data.folder import FolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from src.data.segmentation import SegmentationDataModule
 
@@ -14,6 +15,7 @@ __all__ = [
     "DigitsDataModule",
     "FashionMNISTDataModule",
     "FashionSegDataModule",
+    "FolderDataModule",
     "InMemoryDataModule",
     "InMemoryDataset",
     "MNISTDataModule",
