@@ -136,6 +136,39 @@ def write_segmentation_folder(
     return root
 
 
+def write_voc(root: Path, train: int = 12, val: int = 6, size: tuple[int, int] = (40, 48)) -> Path:
+    """VOCdevkit/VOC2012/{JPEGImages, SegmentationClass (palette PNGs), ImageSets/Segmentation/{train,val}.txt}
+    with background, aeroplane (1), person (15), tvmonitor (20) and 255 boundary cells."""
+    voc = root / "VOCdevkit" / "VOC2012"
+    rng = np.random.default_rng(2)
+    for split, count in (("train", train), ("val", val)):
+        names = [f"2012_{split}_{index:04d}" for index in range(count)]
+        for name in names:
+            image, mask = scene(rng, size, [0, 1, 15, 20, 255])
+            save_image(voc / "JPEGImages" / f"{name}.jpg", image)
+            save_mask(voc / "SegmentationClass" / f"{name}.png", mask, "P")
+        (voc / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
+        (voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    return root
+
+
+def write_pets(root: Path, trainval: int = 12, test: int = 6, size: tuple[int, int] = (40, 48)) -> Path:
+    """oxford-iiit-pet/{images/*.jpg, annotations/trimaps/*.png, annotations/{trainval,test}.txt}; trimap
+    values 1 (pet), 2 (background), 3 (border), painted as SCENE_COLORS 0, 1, 2."""
+    pets = root / "oxford-iiit-pet"
+    rng = np.random.default_rng(3)
+    for split, count in (("trainval", trainval), ("test", test)):
+        names = [f"{('Abyssinian', 'beagle')[index % 2]}_{split}{index}" for index in range(count)]
+        for name in names:
+            image, trimap = scene(rng, size, [1, 2, 3])
+            save_image(pets / "images" / f"{name}.jpg", image)
+            save_mask(pets / "annotations" / "trimaps" / f"{name}.png", trimap)
+        # torchvision reads "<image id> <class id> <species> <breed id>" per line.
+        lines = [f"{name} {1 + index % 2} {1 + index % 2} 1\n" for index, name in enumerate(names)]
+        (pets / "annotations" / f"{split}.txt").write_text("".join(lines))
+    return root
+
+
 def write_cifar10(root: Path, per_batch: int = 40) -> Path:
     """cifar-10-batches-py/: five training pickles, a test pickle and batches.meta, as the official release."""
     folder = root / "cifar-10-batches-py"

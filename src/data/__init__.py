@@ -6,6 +6,7 @@ from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
 from src.data.folder import FolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
+from src.data.photos import OxfordPetsDataModule, VOCDataModule
 from src.data.segmentation import SegmentationDataModule
 
 __all__ = [
@@ -19,5 +20,7 @@ __all__ = [
     "InMemoryDataModule",
     "InMemoryDataset",
     "MNISTDataModule",
+    "OxfordPetsDataModule",
     "SegmentationDataModule",
+    "VOCDataModule",
 ]
