@@ -39,7 +39,7 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow $(ARGS)
 
 bench: install
-	$(BIN)/python tests/benchmarks/bench_cnn_epoch.py $(ARGS)
+	$(BIN)/python tests/benchmarks/bench_epoch.py $(ARGS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)

@@ -31,13 +31,15 @@ class ClassificationTask(Task):
         scheduler: dict[str, Any] | None = None,
         monitor: str = "val/acc",
         monitor_mode: str = "max",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
         }
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode)
+        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode, channels_last, compile)
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, num_classes) -> class indices (B,)."""

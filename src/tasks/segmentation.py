@@ -71,9 +71,11 @@ class SegmentationTask(Task):
         scheduler: dict[str, Any] | None = None,
         monitor: str = "val/miou",
         monitor_mode: str = "max",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         metrics = {"scores": SegmentationScores(num_classes, ignore_index, background_index)}
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode)
+        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode, channels_last, compile)
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, C, H, W) -> class per pixel (B, H, W); one channel: logit > 0 is class 1."""
