@@ -25,18 +25,6 @@ if ONE_THREAD_PER_WORKER:
 CONF = ROOT / "conf"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip, saying why, the compositions of data configs that select the segmentation task while conf/task/
-    does not exist yet (the task group comes from the segmentation-task work); disarms itself once it does."""
-    if (CONF / "task").is_dir():
-        return
-    selecting = [path.stem for path in (CONF / "data").glob("*.yaml") if "override /task@" in path.read_text()]
-    skip = pytest.mark.skip(reason="this data config selects a task from conf/task/, which is not here yet")
-    for item in items:
-        if any(f"data={name}]" in item.nodeid for name in selecting):
-            item.add_marker(skip)
-
-
 def compose_config(name: str, *overrides: str, output_dir: Path | str = "/nonexistent") -> DictConfig:
     """conf/<name>.yaml composed with `overrides`, as the command line would, writing to `output_dir`."""
     with initialize_config_dir(str(CONF), version_base="1.3"):

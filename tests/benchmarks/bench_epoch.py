@@ -55,9 +55,8 @@ def plain_epoch(overrides: list[str], batches: int | None) -> float:
     targets = targets.long()
     net, loss_fn = task.net, task.loss
     optimizer = cfg_optimizer(cfg, net)
-    autocast = (
-        torch.autocast("cpu", dtype=torch.bfloat16) if "bf16" in str(cfg.trainer.precision) else contextlib.nullcontext()
-    )
+    bf16 = "bf16" in str(cfg.trainer.precision)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     size = cfg.data.batch_size
     steps = len(targets) // size if batches is None else min(batches, len(targets) // size)
     net.train()
