@@ -127,15 +127,25 @@ def is_rank_zero() -> bool:
 
 
 def write_status(run: str | Path, status: str, **details: Any) -> None:
-    """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted"; what a human
-    and the sweep summary read to tell a finished run from a dead one. Rank 0 only."""
+    """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted", with the
+    time it started and the time of this status; what a human and the sweep summary read to tell a finished run
+    from a dead one. Rank 0 only."""
     if not is_rank_zero():
         return
     path = Path(run) / "status.json"
-    record = {"status": status, "time": time.strftime("%Y-%m-%d %H:%M:%S"), **details}
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    started = now if status == "running" else _previous(path).get("started", now)
+    record = {"status": status, "started": started, "time": now, **details}
     if status == "running":  # a "running" run whose process is gone was killed
         record |= {"pid": os.getpid(), "host": socket.gethostname()}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name("status.json.tmp")
     partial.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(partial, path)
+
+
+def _previous(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

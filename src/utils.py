@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.accelerators import CPUAccelerator
-from omegaconf import DictConfig
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from omegaconf import DictConfig, OmegaConf
 
+from src.resolvers import named_overrides
 from src.tasks import Task
 
 
@@ -51,6 +54,13 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
     loggers = list(instantiate(cfg.get("logger") or {}).values())
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    relaunched = isinstance(getattr(trainer.strategy, "launcher", None), _SubprocessScriptLauncher)
+    if relaunched and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ValueError(
+            f"trainer.strategy={cfg.trainer.strategy} starts its other processes by re-running this command, which "
+            "under -m would re-run the whole sweep; in a sweep use trainer.strategy=ddp_spawn (each job's processes "
+            "belong to that job) or hydra/launcher=submitit_slurm (one task per GPU)"
+        )
     cores = os.cpu_count() or 1
     if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
         raise ValueError(
@@ -58,6 +68,25 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
             f"has {cores} cores; use trainer.devices={cores} or fewer"
         )
     return trainer
+
+
+def run_hparams(cfg: DictConfig) -> dict[str, Any]:
+    """What TensorBoard's HParams table compares: the group choices, every key the command line set, and the
+    main knobs (learning rate, batch size, epochs, precision, seed); lists as text."""
+    params: dict[str, Any] = {}
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        choices = {group: choice for group, choice in hydra.runtime.choices.items() if "/" not in group and choice}
+        params |= {group: choice for group, choice in choices.items() if named_overrides([group])}
+        overrides = [o for o in named_overrides(hydra.overrides.task) if "=" in o and "." in o.split("=", 1)[0]]
+        params |= {_key(o): OmegaConf.select(cfg, _key(o)) for o in overrides}
+    knobs = ("optimizer.lr", "data.batch_size", "trainer.max_epochs", "trainer.precision", "seed")
+    params |= {key: OmegaConf.select(cfg, key) for key in knobs}
+    return {key: value if isinstance(value, int | float | str | bool) else str(value) for key, value in params.items()}
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
 
 
 def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
