@@ -55,7 +55,8 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
     """Turn a user's mistake into `error: ...` on stderr and exit code 1; HYDRA_FULL_ERROR=1 shows the traceback.
 
     The run directory's status.json says "failed" with that line (or "interrupted" after Ctrl-C), so that a
-    refused or crashed run does not look like a finished one.
+    refused or crashed run does not look like a finished one. In a sweep the job returns NaN instead of
+    exiting, so that the other jobs run.
     """
 
     @functools.wraps(main)
@@ -77,7 +78,9 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
                 raise
             print(f"error: {message} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
             if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-                raise  # Hydra marks this job failed and goes on with the next one
+                # The sweep goes on; a sweeper sees a failed trial (NaN), and the sweep summary lists the job with
+                # this line and makes the sweep exit with 1 at its end.
+                return float("nan")
             sys.exit(1)
 
     return wrapped

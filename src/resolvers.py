@@ -6,6 +6,7 @@ Registered on `import src` (see src/__init__.py), before any config is composed 
 import hashlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -27,11 +28,20 @@ def _short(overrides: list[str]) -> str:
     parts = []
     for override in overrides:
         key, _, value = override.partition("=")
-        parts.append(f"{key.lstrip('+~').rsplit('.', 1)[-1]}={value}")
+        parts.append(f"{key.lstrip('+~').rsplit('.', 1)[-1]}={_rounded(value)}")
     name = ",".join(parts).replace("/", "-").replace(" ", "")
     if len(name) > LONGEST:
         name = f"{name[: LONGEST - 9]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
     return name
+
+
+def _rounded(value: str) -> str:
+    """A sampler's 0.000587194737873281 -> 0.0005872 (4 significant digits); anything else as it is."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.4g}" if "." in value and len(value) > 8 else value
 
 
 def named_overrides(overrides: Sequence[str]) -> list[str]:
@@ -50,14 +60,17 @@ def run_label() -> str:
 def job_label() -> str:
     """`${job_label:}`: what this sweep job's overrides change from the sweep's common ones, e.g. lr=0.01,loss=dice.
 
-    Common: the command line's overrides that are not sweeps (no a,b lists, range(), choice(), ...); a sweeper
-    that draws values itself (optuna) adds keys the command line never had, which count as differing too.
+    Common: the sweep command's overrides that are not sweeps (no a,b lists, range(), choice(), ...), read from
+    the sweep's multirun.yaml (jobs may run in other processes: joblib, submitit), else from this command line;
+    a sweeper that draws values itself (optuna) adds keys the command never had, which count as differing.
     """
-    given = OverridesParser.create().parse_overrides([a for a in sys.argv[1:] if "=" in a and not a.startswith("-")])
+    hydra = HydraConfig.get()
+    recorded = Path(hydra.sweep.dir) / "multirun.yaml"
+    command = OmegaConf.load(recorded).hydra.overrides.task if recorded.is_file() else sys.argv[1:]
+    given = OverridesParser.create().parse_overrides([str(a) for a in command if "=" in a and not a.startswith("-")])
     common = {o.key_or_group for o in given if not o.is_sweep_override()}
-    differing = [
-        o for o in named_overrides(HydraConfig.get().overrides.task) if o.split("=", 1)[0].lstrip("+~") not in common
-    ]
+    job = named_overrides(hydra.overrides.task)
+    differing = [o for o in job if o.split("=", 1)[0].lstrip("+~") not in common]
     return _short(differing) or "defaults"
 
 

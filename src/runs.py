@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -119,6 +120,21 @@ def with_saved_run(cfg: DictConfig, overrides: list[str]) -> DictConfig:
         for key, value in on_top.items():
             OmegaConf.update(cfg, key, value, force_add=True)
     return cfg
+
+
+def threads_per_job() -> int | None:
+    """Torch threads for this job when sweep jobs run side by side (the joblib launcher): the cores divided by
+    the jobs, so that they share the machine instead of fighting over it; None when nothing needs dividing or
+    OMP_NUM_THREADS already says. (Lightning divides the cores among DDP processes itself.)"""
+    if "OMP_NUM_THREADS" in os.environ or not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().launcher
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return None
+    cores = os.cpu_count() or 1
+    jobs = launcher.get("n_jobs") or -1
+    jobs = cores if jobs < 0 or jobs > cores else jobs  # joblib's -1: one job per core
+    return max(1, cores // jobs)
 
 
 def is_rank_zero() -> bool:

@@ -6,6 +6,7 @@ was interrupted or is still running. Reads what each job directory holds: .hydra
 """
 
 import csv
+import io
 import json
 import os
 import socket
@@ -14,7 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -68,11 +71,15 @@ def summarize(sweep: str | Path) -> list[dict[str, Any]]:
     jobs = sorted((p.parent for p in sweep.glob("*/.hydra")), key=lambda p: (len(p.name.split("_")[0]), p.name))
     rows = [job_row(job) for job in jobs]
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(sweep / "summary.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    (sweep / "summary.md").write_text(_markdown(rows, columns))
+    table = io.StringIO()
+    writer = csv.DictWriter(table, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    # Written whole and renamed: parallel jobs (joblib, submitit) may summarise at the same moment.
+    for name, text in (("summary.csv", table.getvalue()), ("summary.md", _markdown(rows, columns))):
+        partial = sweep / f".{name}.{os.getpid()}.tmp"
+        partial.write_text(text)
+        os.replace(partial, sweep / name)
     return rows
 
 
@@ -90,13 +97,20 @@ def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 class SweepSummary(Callback):
-    """Hydra callback: summarise the sweep when it ends (conf/hydra/default.yaml registers it)."""
+    """Hydra callback (conf/hydra/default.yaml): the summary after every job, so that it is there even when a
+    sweep is killed, and at the end of the sweep, which exits with 1 if a job did not complete."""
+
+    def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            summarize(Path(HydraConfig.get().sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
         rows = summarize(sweep)
         done = sum(row["status"] == "completed" for row in rows)
         print(f"sweep summary: {sweep / 'summary.md'} ({done} of {len(rows)} jobs completed)")
+        if done < len(rows):
+            sys.exit(1)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from src.cli import report_errors
 from src.config_check import check_config
-from src.runs import check_output_dirs, resume_arguments, write_status
+from src.runs import check_output_dirs, resume_arguments, threads_per_job, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -22,11 +22,14 @@ def main(cfg: DictConfig) -> float | None:
     check_config(cfg)
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
+    import torch
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from src.checkpoint import check_fits, read_checkpoint
     from src.utils import build, build_trainer, run_hparams, save_metrics
 
+    if threads := threads_per_job():
+        torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
     resume_from = cfg.get("ckpt_path")  # set by resume=<run dir>
