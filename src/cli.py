@@ -40,6 +40,8 @@ def _is_out_of_memory(error: BaseException) -> bool:
 def _is_user_error(error: BaseException) -> bool:
     if isinstance(error, USER_ERRORS) or _is_out_of_memory(error):
         return True
+    if isinstance(error, InstantiationException) and str(error).startswith("Error locating target"):
+        return True  # a _target_ that names no importable class
     lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
     # Lightning's word for an impossible trainer setting, e.g. a GPU that is not there.
     return lightning_errors is not None and isinstance(error, lightning_errors.MisconfigurationException)
