@@ -160,6 +160,12 @@ def write_status(run: str | Path, status: str, **details: Any) -> None:
     os.replace(partial, path)
 
 
+def started_here(run: str | Path) -> bool:
+    """Whether this process owns the run's status: it has none yet, or this process wrote "running"."""
+    previous = _previous(Path(run) / "status.json")
+    return not previous or previous.get("pid") == os.getpid()
+
+
 def _previous(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
@@ -53,8 +55,21 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
     loggers = list(instantiate(cfg.get("logger") or {}).values())
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
-    relaunched = isinstance(getattr(trainer.strategy, "launcher", None), _SubprocessScriptLauncher)
+    try:
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    except InstantiationException as error:
+        if not isinstance(error.__cause__, MisconfigurationException):
+            raise
+        settings = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "devices", "precision"))
+        raise ValueError(
+            f"the trainer cannot start with {settings}: {error.__cause__}; trainer=cpu runs anywhere"
+        ) from None
+    launcher = getattr(trainer.strategy, "launcher", None)
+    # ddp re-runs the command for its other processes, unless a cluster (SLURM) has started them already.
+    relaunched = (
+        isinstance(launcher, _SubprocessScriptLauncher)
+        and not trainer.strategy.cluster_environment.creates_processes_externally
+    )
     if relaunched and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         raise ValueError(
             f"trainer.strategy={cfg.trainer.strategy} starts its other processes by re-running this command, which "
