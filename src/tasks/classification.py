@@ -28,18 +28,15 @@ class ClassificationTask(Task):
         loss: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
         num_classes: int,
-        scheduler: dict[str, Any] | None = None,
-        monitor: str = "val/acc",
-        monitor_mode: str = "max",
-        channels_last: bool = False,
-        compile: bool = False,
+        **options: Any,
     ) -> None:
+        """options: the shared ones of `Task` (scheduler, monitor, monitor_mode, channels_last, compile)."""
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_classes, average="macro", validate_args=False),
         }
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode, channels_last, compile)
+        super().__init__(net, loss, optimizer, metrics, **{"monitor": "val/acc", "monitor_mode": "max", **options})
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, num_classes) -> class indices (B,)."""
