@@ -70,13 +70,15 @@ def resume_arguments(argv: list[str]) -> list[str]:
 def check_output_dirs(argv: list[str]) -> None:
     """Create hydra.run.dir / hydra.sweep.dir as Hydra would, but refuse one that cannot be created in one line
     (Hydra would print a traceback)."""
-    for arg in argv[1:]:
-        if arg.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in arg:
-            key, folder = arg.split("=", 1)
-            try:
-                Path(folder).expanduser().mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                fail(f"{key}={folder} cannot be created ({error.strerror}); choose a directory you may write to")
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = [arg for arg in argv[1:] if arg.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in arg]
+    for override in OverridesParser.create().parse_overrides(given):  # Lightning's DDP quotes the value
+        try:
+            Path(str(override.value())).expanduser().mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            fail(f"{override.key_or_group}={override.value()} cannot be created ({error.strerror}); "
+                 "choose a directory you may write to")  # fmt: skip
 
 
 def run_directory(checkpoint: str) -> Path | None:

@@ -92,7 +92,7 @@ class FashionSegDataModule(SegmentationDataModule):
         download: bool = False,
         canvas_size: Sequence[int] = (64, 64),
         items_per_canvas: Sequence[int] = (1, 3),
-        train_size: int = 20000,
+        train_size: int = 6400,
         test_size: int = 4000,
         binary: bool = False,
         **kwargs,
