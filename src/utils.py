@@ -5,11 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn as nn
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch import LightningDataModule, Trainer
 from omegaconf import DictConfig, OmegaConf
 
+from src.models.weights import state_mismatch
 from src.tasks import Task
 
 
@@ -34,6 +36,10 @@ def build(cfg: DictConfig) -> tuple[LightningDataModule, Task]:
             "drop the task override: the data config chooses its task"
         )
     task.check_fits(datamodule, names)
+    if getattr(task.net, "normalizes_input", False):
+        # A pretrained net normalises with its weights' statistics itself (after adapting channels), so the
+        # data module hands it images in [0, 1] instead of normalising with the data set's.
+        datamodule.mean, datamodule.std = (0.0,) * datamodule.in_channels, (1.0,) * datamodule.in_channels
     return datamodule, task
 
 
@@ -62,28 +68,20 @@ def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
     return metrics
 
 
-def load_checkpoint(path: str | Path, task: LightningModule) -> None:
-    """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only)."""
+def load_checkpoint(path: str | Path, task: nn.Module, prefix: str = "") -> None:
+    """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only).
+
+    With `prefix`, only the checkpoint's tensors under it go into `task`, a part of the checkpointed module:
+    `load_checkpoint(path, task.net.backbone, prefix="net.backbone.")`.
+    """
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        state = checkpoint["state_dict"]
+        state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     except Exception as error:  # any failure here means the file is not one of our checkpoints
         raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
-    expected = task.state_dict()
-    for key, tensor in expected.items():
-        found = state.get(key)
-        if found is None or found.shape != tensor.shape:
-            got = "missing" if found is None else f"shaped {tuple(found.shape)}"
-            raise ValueError(
-                f"{path} does not fit this model: {key} is {got} in the checkpoint, {tuple(tensor.shape)} here; "
-                f"{_training_overrides_hint(path)}"
-            )
-    if unexpected := sorted(set(state) - set(expected)):
-        raise ValueError(
-            f"{path} does not fit this model: it has {unexpected[0]}, which the model lacks; "
-            f"{_training_overrides_hint(path)}"
-        )
+    if mismatch := state_mismatch(state, task.state_dict(), "in the checkpoint", prefix):
+        raise ValueError(f"{path} does not fit this model: {mismatch}; {_training_overrides_hint(path)}")
     task.load_state_dict(state)
 
 
