@@ -31,13 +31,14 @@ class ClassificationTask(Task):
         scheduler: dict[str, Any] | None = None,
         monitor: str = "val/acc",
         monitor_mode: str = "max",
+        backbone_lr_scale: float = 1.0,
     ) -> None:
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
         }
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode)
+        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode, backbone_lr_scale)
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, num_classes) -> class indices (B,)."""
