@@ -16,38 +16,65 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-# Mistakes a user can make in a config or on disk.
+from src.runs import write_status
+
+# Mistakes a user can make in a config or on disk (OSError: a full disk, a folder one may not write to).
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     TypeError,
-    FileNotFoundError,
-    PermissionError,
+    OSError,
     FloatingPointError,
     OmegaConfBaseException,
 )
+OUT_OF_MEMORY_HINT = (
+    "out of memory on the GPU; lower data.batch_size, use trainer.precision=bf16-mixed (or 16-mixed), "
+    "or a smaller model"
+)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
 
 
 def _is_user_error(error: BaseException) -> bool:
-    if isinstance(error, USER_ERRORS):
+    if isinstance(error, USER_ERRORS) or _is_out_of_memory(error):
         return True
     lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
     # Lightning's word for an impossible trainer setting, e.g. a GPU that is not there.
     return lightning_errors is not None and isinstance(error, lightning_errors.MisconfigurationException)
 
 
+def _message(error: BaseException) -> str:
+    if _is_out_of_memory(error):
+        return OUT_OF_MEMORY_HINT
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Turn a user's mistake into `error: ...` on stderr and exit code 1; HYDRA_FULL_ERROR=1 shows the traceback."""
+    """Turn a user's mistake into `error: ...` on stderr and exit code 1; HYDRA_FULL_ERROR=1 shows the traceback.
+
+    The run directory's status.json says "failed" with that line (or "interrupted" after Ctrl-C), so that a
+    refused or crashed run does not look like a finished one.
+    """
 
     @functools.wraps(main)
     def wrapped(cfg: DictConfig) -> Any:
+        run_dir = HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else None
         try:
             return main(cfg)
+        except SystemExit:  # Lightning exits this way after a KeyboardInterrupt
+            if run_dir:
+                write_status(run_dir, "interrupted")
+            raise
         except Exception as error:
             # Hydra wraps what a config's _target_ raises; the cause is the user's mistake.
             cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+            message = _message(cause)
+            if run_dir:
+                write_status(run_dir, "failed", error=message)
             if os.environ.get("HYDRA_FULL_ERROR") == "1" or not _is_user_error(cause):
                 raise
-            message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
             print(f"error: {message} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
             if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
                 raise  # Hydra marks this job failed and goes on with the next one

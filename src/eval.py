@@ -1,38 +1,51 @@
-"""python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt [the run's model/data overrides]
+"""python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt [overrides on top of the run's own config]
 
-Rebuilds the model from the config, loads only the checkpoint's tensors, and scores the test split.
+Rebuilds the model and data from the run's saved config (beside the checkpoint), loads only the checkpoint's
+tensors, scores the test split, and writes metrics.json and a few pictures of the predictions. For a checkpoint
+outside a run directory, pass the model/data overrides it was trained with.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_errors
+from src.config_check import check_config
+from src.runs import check_output_dirs, eval_arguments, with_saved_run, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @report_errors
 def main(cfg: DictConfig) -> dict[str, float]:
+    check_config(cfg)
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ValueError("ckpt_path is required: python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt")
     if not os.path.isfile(cfg.ckpt_path):
         raise FileNotFoundError(
             f"ckpt_path={cfg.ckpt_path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt"
         )
+    cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
 
-    from src.utils import build, build_trainer, load_checkpoint, save_metrics
+    from src.checkpoint import load_checkpoint
+    from src.utils import build, build_trainer, save_metrics
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
     load_checkpoint(cfg.ckpt_path, task)
     trainer = build_trainer(cfg)
     trainer.test(task, datamodule=datamodule)
-    return save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json", f"test metrics of {cfg.ckpt_path}")
+    metrics = save_metrics(trainer, Path(cfg.paths.output_dir) / "metrics.json", f"test metrics of {cfg.ckpt_path}")
+    write_status(cfg.paths.output_dir, "completed")
+    return metrics
 
 
 if __name__ == "__main__":
+    check_output_dirs(sys.argv)
+    sys.argv = eval_arguments(sys.argv)
     main()

@@ -1,34 +1,46 @@
 """python -m src.train [group=option ...] [key=value ...]: fit, then test the best checkpoint.
 
-Returns the best value of the monitored metric (conf/train.yaml `monitor`), which sweepers optimise.
+    python -m src.train resume=<run dir> [key=value ...]   # continue a stopped run in its own directory
+
+Returns the best value of the monitored metric (the task config's `monitor`), which sweepers optimise.
 """
 
+import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_errors
+from src.config_check import check_config
+from src.runs import check_output_dirs, resume_arguments, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @report_errors
 def main(cfg: DictConfig) -> float | None:
+    check_config(cfg)
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
 
+    from src.checkpoint import check_fits, read_checkpoint
     from src.utils import build, build_trainer, save_metrics
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
+    resume_from = cfg.get("ckpt_path")  # set by resume=<run dir>
+    if resume_from:  # the checkpoint must fit the model the run's config builds, tensor by tensor
+        check_fits(resume_from, task, read_checkpoint(resume_from)["state_dict"])
     trainer = build_trainer(cfg)
+    write_status(cfg.paths.output_dir, "running")
     for logger in trainer.loggers:  # the whole composed config as hyper-parameters (TensorBoard's HParams tab)
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(task, datamodule=datamodule)
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint else ""
     # The best value of the monitored metric, which sweepers optimise; the last one when nothing was saved.
-    monitored = checkpoint.best_model_score if best_path else trainer.callback_metrics.get(cfg.monitor)
+    monitored = checkpoint.best_model_score if best_path else trainer.callback_metrics.get(task.monitor)
+    monitored = None if monitored is None else float(monitored)
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
         save_metrics(
@@ -36,10 +48,13 @@ def main(cfg: DictConfig) -> float | None:
             Path(cfg.paths.output_dir) / "metrics.json",
             f"test metrics of the {'best' if best_path else 'last'} weights",
         )
+    write_status(cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch)
     if trainer.is_global_zero:
         print(f"run directory: {cfg.paths.output_dir} (tensorboard --logdir outputs)")
-    return None if monitored is None else float(monitored)
+    return monitored
 
 
 if __name__ == "__main__":
+    check_output_dirs(sys.argv)
+    sys.argv = resume_arguments(sys.argv)
     main()

@@ -1,17 +1,16 @@
 """What train.py and eval.py share: building the run from the config, loading and saving results."""
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn as nn
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, Trainer
-from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch.accelerators import CPUAccelerator
+from omegaconf import DictConfig
 
-from src.models.weights import state_mismatch
 from src.tasks import Task
 
 
@@ -55,7 +54,14 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
     loggers = list(instantiate(cfg.get("logger") or {}).values())
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    cores = os.cpu_count() or 1
+    if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
+        raise ValueError(
+            f"trainer.devices={trainer.num_devices} asks for {trainer.num_devices} CPU processes but this machine "
+            f"has {cores} cores; use trainer.devices={cores} or fewer"
+        )
+    return trainer
 
 
 def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
@@ -66,29 +72,3 @@ def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:
         path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"{title}: {json.dumps(metrics)}")
     return metrics
-
-
-def load_checkpoint(path: str | Path, task: nn.Module, prefix: str = "") -> None:
-    """Load a checkpoint's weights into `task`, refusing anything but tensors and plain data (weights_only).
-
-    With `prefix`, only the checkpoint's tensors under it go into `task`, a part of the checkpointed module:
-    `load_checkpoint(path, task.net.backbone, prefix="net.backbone.")`.
-    """
-    path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    except Exception as error:  # any failure here means the file is not one of our checkpoints
-        raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
-    if mismatch := state_mismatch(state, task.state_dict(), "in the checkpoint", prefix):
-        raise ValueError(f"{path} does not fit this model: {mismatch}; {_training_overrides_hint(path)}")
-    task.load_state_dict(state)
-
-
-def _training_overrides_hint(checkpoint: Path) -> str:
-    """How to rebuild the model the checkpoint came from: its run's overrides, when the run dir is there."""
-    overrides = checkpoint.parent.parent / ".hydra" / "overrides.yaml"
-    if not overrides.is_file():
-        return "pass the model/data overrides the run was trained with"
-    used = " ".join(str(o) for o in OmegaConf.load(overrides) if not str(o).startswith("hydra."))
-    return f"the run was trained with: {used or '(the defaults)'}"

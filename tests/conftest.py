@@ -14,6 +14,7 @@ import torch
 import torchvision
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 # Under pytest-xdist each worker (and the CLI it starts) computes on one thread: n workers share n cores
@@ -22,6 +23,18 @@ ONE_THREAD_PER_WORKER = {"OMP_NUM_THREADS": "1"} if "PYTEST_XDIST_WORKER" in os.
 if ONE_THREAD_PER_WORKER:
     torch.set_num_threads(1)
 CONF = ROOT / "conf"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip, saying why, the compositions of data configs that select the segmentation task while conf/task/
+    does not exist yet (the task group comes from the segmentation-task work); disarms itself once it does."""
+    if (CONF / "task").is_dir():
+        return
+    selecting = [path.stem for path in (CONF / "data").glob("*.yaml") if "override /task@" in path.read_text()]
+    skip = pytest.mark.skip(reason="this data config selects a task from conf/task/, which is not here yet")
+    for item in items:
+        if any(f"data={name}]" in item.nodeid for name in selecting):
+            item.add_marker(skip)
 
 
 def compose_config(name: str, *overrides: str, output_dir: Path | str = "/nonexistent") -> DictConfig:
@@ -41,14 +54,21 @@ def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
     path.write_bytes(gzip.compress(data) if compress else data)
 
 
-def write_mnist_like(folder: Path, n_train: int = 300, n_test: int = 100, compress: bool = True) -> Path:
-    """The four (Fashion-)MNIST IDX files: images whose mean brightness encodes the label, so nets can learn."""
+def write_mnist_like(
+    folder: Path, n_train: int = 300, n_test: int = 100, compress: bool = True, holes: bool = False
+) -> Path:
+    """The four (Fashion-)MNIST IDX files: images whose mean brightness encodes the label, so nets can learn.
+
+    holes: about half of each image's pixels are 0, like the background around a real item.
+    """
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if compress else ""
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         labels = np.arange(n) % 10
         images = rng.integers(0, 40, (n, 28, 28)) + labels[:, None, None] * 20
+        if holes:
+            images *= rng.random((n, 28, 28)) < 0.5
         write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, compress)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
     return folder
@@ -57,6 +77,96 @@ def write_mnist_like(folder: Path, n_train: int = 300, n_test: int = 100, compre
 @pytest.fixture
 def mnist_dir(tmp_path: Path) -> Path:
     return write_mnist_like(tmp_path / "mnist")
+
+
+# Colours far apart, and far from each other's blends: a resized pixel within a few units of one of them has
+# (almost) nothing of another colour mixed in, so it shows which mask class lies under it.
+SCENE_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], dtype=np.uint8)
+
+
+def scene(rng: np.random.Generator, size: tuple[int, int], values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image (H, W, 3) of 8x8-pixel cells and its mask (H, W): a cell of kind k has mask value values[k]
+    and colour SCENE_COLORS[k]."""
+    height, width = size
+    cells = rng.integers(0, len(values), (-(-height // 8), -(-width // 8)))
+    kinds = np.kron(cells, np.ones((8, 8), dtype=np.int64))[:height, :width]
+    return SCENE_COLORS[kinds], np.asarray(values, dtype=np.uint8)[kinds]
+
+
+def save_image(path: Path, image: np.ndarray) -> None:
+    """PNG, or JPEG at high quality without chroma subsampling (which would smear colours across cell edges)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, **({"quality": 95, "subsampling": 0} if path.suffix == ".jpg" else {}))
+
+
+def save_mask(path: Path, mask: np.ndarray, mode: str = "L") -> None:
+    """A PNG whose pixel values are `mask`: grey (L), or palette indices (P, as VOC stores its masks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.frombytes(mode, (mask.shape[1], mask.shape[0]), mask.astype(np.uint8).tobytes())
+    if mode == "P":
+        image.putpalette(np.random.default_rng(1).integers(0, 256, 768, dtype=np.uint8).tobytes())
+    image.save(path)
+
+
+def assert_masks_follow_colors(images: torch.Tensor, masks: torch.Tensor, classes: list[int]) -> None:
+    """Where a pixel is within a few units of scene colour k (nothing else blended in), its mask is classes[k].
+
+    images: uint8 (N, 3, H, W); masks: uint8 (N, H, W). Most pixels must be that clear, or nothing is tested.
+    """
+    colors = torch.as_tensor(SCENE_COLORS[: len(classes)]).float()
+    distance = (images.permute(0, 2, 3, 1)[..., None, :].float() - colors).norm(dim=-1)  # (N, H, W, K)
+    nearest, kind = distance.min(-1)
+    clear = nearest < 30
+    assert clear.float().mean() > 0.5
+    assert torch.equal(masks[clear], torch.as_tensor(classes, dtype=torch.uint8)[kind[clear]])
+
+
+def write_segmentation_folder(
+    root: Path, split: str = "train", count: int = 12, size: tuple[int, int] = (40, 48), **options
+) -> Path:
+    """`root/split/images/NNN.png` with masks `root/split/masks/NNN.png` of classes 0..2 (see `scene`).
+
+    options: suffix (".png" or ".jpg"), mask_mode ("L" or "P"), values (the mask values to paint).
+    """
+    rng = np.random.default_rng(len(split) + count)
+    for index in range(count):
+        image, mask = scene(rng, size, options.get("values", [0, 1, 2]))
+        save_image(root / split / "images" / f"{index:03d}{options.get('suffix', '.png')}", image)
+        save_mask(root / split / "masks" / f"{index:03d}.png", mask, options.get("mask_mode", "L"))
+    return root
+
+
+def write_voc(root: Path, train: int = 12, val: int = 6, size: tuple[int, int] = (40, 48)) -> Path:
+    """VOCdevkit/VOC2012/{JPEGImages, SegmentationClass (palette PNGs), ImageSets/Segmentation/{train,val}.txt}
+    with background, aeroplane (1), person (15), tvmonitor (20) and 255 boundary cells."""
+    voc = root / "VOCdevkit" / "VOC2012"
+    rng = np.random.default_rng(2)
+    for split, count in (("train", train), ("val", val)):
+        names = [f"2012_{split}_{index:04d}" for index in range(count)]
+        for name in names:
+            image, mask = scene(rng, size, [0, 1, 15, 20, 255])
+            save_image(voc / "JPEGImages" / f"{name}.jpg", image)
+            save_mask(voc / "SegmentationClass" / f"{name}.png", mask, "P")
+        (voc / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
+        (voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    return root
+
+
+def write_pets(root: Path, trainval: int = 12, test: int = 6, size: tuple[int, int] = (40, 48)) -> Path:
+    """oxford-iiit-pet/{images/*.jpg, annotations/trimaps/*.png, annotations/{trainval,test}.txt}; trimap
+    values 1 (pet), 2 (background), 3 (border), painted as SCENE_COLORS 0, 1, 2."""
+    pets = root / "oxford-iiit-pet"
+    rng = np.random.default_rng(3)
+    for split, count in (("trainval", trainval), ("test", test)):
+        names = [f"{('Abyssinian', 'beagle')[index % 2]}_{split}{index}" for index in range(count)]
+        for name in names:
+            image, trimap = scene(rng, size, [1, 2, 3])
+            save_image(pets / "images" / f"{name}.jpg", image)
+            save_mask(pets / "annotations" / "trimaps" / f"{name}.png", trimap)
+        # torchvision reads "<image id> <class id> <species> <breed id>" per line.
+        lines = [f"{name} {1 + index % 2} {1 + index % 2} 1\n" for index, name in enumerate(names)]
+        (pets / "annotations" / f"{split}.txt").write_text("".join(lines))
+    return root
 
 
 def write_cifar10(root: Path, per_batch: int = 40) -> Path:

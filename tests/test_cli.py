@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from hydra.errors import InstantiationException
 
+from src.checkpoint import load_checkpoint
 from src.cli import report_errors
 from src.losses import CCELoss
 from src.models import MLP
 from src.tasks import ClassificationTask
-from src.utils import load_checkpoint
 from tests.conftest import run_cli, write_cifar10, write_mnist_like
 
 

@@ -1,14 +1,26 @@
-from src.data.base import InMemoryDataModule
+from src.data.base import InMemoryDataModule, InMemoryDataset
 from src.data.cifar10 import CIFAR10DataModule
+from src.data.classification import ClassificationDataModule
 from src.data.digits import DigitsDataModule
+from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
+from src.data.folder import FolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
+from src.data.photos import OxfordPetsDataModule, VOCDataModule
+from src.data.segmentation import SegmentationDataModule
 
 __all__ = [
     "CIFAR10DataModule",
+    "ClassificationDataModule",
     "DataNotFoundError",
     "DigitsDataModule",
     "FashionMNISTDataModule",
+    "FashionSegDataModule",
+    "FolderDataModule",
     "InMemoryDataModule",
+    "InMemoryDataset",
     "MNISTDataModule",
+    "OxfordPetsDataModule",
+    "SegmentationDataModule",
+    "VOCDataModule",
 ]

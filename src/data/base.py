@@ -1,8 +1,11 @@
-"""The in-memory data path shared by every data module.
+"""The in-memory data path shared by every data module, whatever its targets.
 
-These datasets fit in memory, so each split is decoded once into a uint8 tensor and batches are served by
-indexing it: no per-sample Python, no per-sample transforms. Batches travel to the device as uint8 (4x less
+These datasets fit in memory, so each split is decoded once into uint8 tensors and batches are served by
+indexing them: no per-sample Python, no per-sample transforms. Batches travel to the device as uint8 (4x less
 to copy) and are converted, augmented and normalised there, in `on_after_batch_transfer`.
+
+Subclasses by task: `ClassificationDataModule` (src/data/classification.py, labels (N,)) and
+`SegmentationDataModule` (src/data/segmentation.py, masks (N, H, W)).
 """
 
 from collections.abc import Sequence
@@ -14,7 +17,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.transforms.v2 import functional as F
 
-from src.data.augment import random_crop, random_flip
+from src.data.augment import random_crop, random_flip, random_scale
+
+Split = tuple[Tensor, Tensor]  # (images uint8 (N, C, H, W), targets)
 
 
 class InMemoryDataset(TensorDataset):
@@ -34,26 +39,67 @@ def _as_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     return batch
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"data.{name} must be a positive integer, got {value!r}")
+def positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """`value` if it is an integer of at least `minimum`; else a ValueError naming `data.<name>`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"data.{name} must be {wanted}, got {value!r}")
     return value
 
 
-class InMemoryDataModule(LightningDataModule):
-    """Base of every data module: seeded train/val split, tensor batches, per-batch normalisation.
+def _scale_range(value: Sequence[float] | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if len(value) != 2 or not 0 < value[0] <= value[1]:
+        raise ValueError(f"data.random_scale must be null or [low, high] with 0 < low <= high, got {list(value)}")
+    return float(value[0]), float(value[1])
 
-    Subclasses implement `load()` and set `mean`, `std` and `class_names`. Batches are
-    `(images, labels)`: images (B, C, H, W) float, normalised; labels (B,) int64.
+
+def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """uint8 (N, C, H, W) -> per-channel mean and std on the [0, 1] scale.
+
+    From a 256-bin histogram per channel: exact, and no float copy of a large set.
+    """
+    values = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for channel in images.unbind(1):
+        counts = torch.bincount(channel.flatten(), minlength=256).double()
+        mean = (counts * values).sum() / counts.sum()
+        variance = (counts * values.square()).sum() / counts.sum() - mean.square()
+        means.append(float(mean))
+        stds.append(max(float(variance.clamp_min(0).sqrt()), 1 / 255))  # a blank set must not divide by 0
+    return tuple(means), tuple(stds)
+
+
+def split_off(split: Split, count: int, seed: int, key: str) -> tuple[Split, Split]:
+    """Hold out `count` samples drawn by `seed` -> (the rest, the held out); `key` names the setting in errors.
+
+    The draw depends on the data seed alone, so every model sees the same held-out samples.
+    """
+    images, targets = split
+    if count >= len(targets):
+        raise ValueError(f"data.{key}={count} leaves no training samples out of {len(targets)}; use a smaller {key}")
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
+    held, rest = order[:count], order[count:]
+    return (images[rest], targets[rest]), (images[held], targets[held])
+
+
+class InMemoryDataModule(LightningDataModule):
+    """Base of every data module: seeded train/val split, tensor batches, per-batch augmentation and
+    normalisation.
+
+    Subclasses implement `load()`, `check_targets()` and `augment()` and set `class_names`, and `mean`/`std`
+    (left None, they are computed from the training images in `setup`). Batches after transfer are
+    `(images, targets)`: images (B, C, H, W) float, normalised; targets as the subclass says.
 
     The config states `num_classes`, `in_channels` and `image_size` so that model configs can interpolate
     them before any file is read; `setup` checks them against the files.
     """
 
-    task: ClassVar[str] = "classification"
-    mean: ClassVar[tuple[float, ...]]
-    std: ClassVar[tuple[float, ...]]
-    class_names: ClassVar[list[str]]
+    task: ClassVar[str]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    class_names: list[str]
 
     def __init__(
         self,
@@ -66,61 +112,64 @@ class InMemoryDataModule(LightningDataModule):
         image_size: Sequence[int],
         random_crop_padding: int = 0,
         random_flip: bool = False,
+        random_scale: Sequence[float] | None = None,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.val_size = _positive_int("val_size", val_size)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.val_size = positive_int("val_size", val_size)
         self.seed = seed
-        self.num_classes = _positive_int("num_classes", num_classes)
-        self.in_channels = _positive_int("in_channels", in_channels)
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.in_channels = positive_int("in_channels", in_channels)
         self.image_size = tuple(image_size)
-        self.random_crop_padding = random_crop_padding
+        self.random_crop_padding = positive_int("random_crop_padding", random_crop_padding, minimum=0)
         self.random_flip = random_flip
+        self.random_scale = _scale_range(random_scale)
         self.num_workers = num_workers
         self.splits: dict[str, InMemoryDataset] = {}
 
-    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """Decode the files once: {"train": (images, labels), "test": (...)}, uint8 (N, C, H, W), int64 (N,)."""
+    def load(self) -> dict[str, Split]:
+        """Decode the files once: {"train": (images, targets), "test": (...)}, optionally also "val".
+
+        images uint8 (N, C, H, W); targets as the subclass says. Without "val", `setup` splits it off "train".
+        """
         raise NotImplementedError
+
+    def check_targets(self, images: Tensor, targets: Tensor) -> None:
+        """Raise a ValueError if `targets` do not fit `images` and the classes."""
+        raise NotImplementedError
+
+    def select(self, splits: dict[str, Split]) -> dict[str, Split]:
+        """Narrow the splits once they exist (classification's class and training subsets); by default, keep all."""
+        return splits
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         loaded = self.load()
-        for images, labels in loaded.values():
-            self._check_matches_config(images, labels)
-        train_images, train_labels = loaded["train"]
-        if self.val_size >= len(train_labels):
-            raise ValueError(
-                f"data.val_size={self.val_size} leaves no training samples out of {len(train_labels)}; "
-                "use a smaller val_size"
-            )
-        # The split depends on the data seed alone, so every model sees the same validation set.
-        order = torch.randperm(len(train_labels), generator=torch.Generator().manual_seed(self.seed))
-        val, train = order[: self.val_size], order[self.val_size :]
-        self.splits = {
-            "train": InMemoryDataset(train_images[train], train_labels[train]),
-            "val": InMemoryDataset(train_images[val], train_labels[val]),
-            "test": InMemoryDataset(*loaded["test"]),
-        }
+        for images, targets in loaded.values():
+            self._check_matches_config(images)
+            self.check_targets(images, targets)
+        splits = self.select(self._split_off_val(loaded))
+        self.splits = {name: InMemoryDataset(*splits[name]) for name in ("train", "val", "test")}
+        if self.mean is None or self.std is None:
+            self.mean, self.std = channel_stats(self.splits["train"].tensors[0])
 
-    def _check_matches_config(self, images: Tensor, labels: Tensor) -> None:
-        found = {
-            "in_channels": images.shape[1],
-            "image_size": tuple(images.shape[2:]),
-            "num_classes": len(self.class_names),
-        }
-        stated = {
-            "in_channels": self.in_channels,
-            "image_size": self.image_size,
-            "num_classes": self.num_classes,
-        }
+    def _split_off_val(self, loaded: dict[str, Split]) -> dict[str, Split]:
+        if "val" in loaded:
+            return loaded
+        train, val = split_off(loaded["train"], self.val_size, self.seed, "val_size")
+        return {"train": train, "val": val, "test": loaded["test"]}
+
+    def _check_matches_config(self, images: Tensor) -> None:
+        found = {"in_channels": images.shape[1], "image_size": tuple(images.shape[2:])}
+        stated = {"in_channels": self.in_channels, "image_size": self.image_size}
         for key, value in found.items():
             if stated[key] != value:
                 raise ValueError(f"data.{key}={stated[key]} but the files have {value}; set data.{key}={value}")
-        if len(labels) and int(labels.max()) >= self.num_classes:
-            raise ValueError(f"labels go up to {int(labels.max())} but data.num_classes={self.num_classes}")
+        if self.num_classes != len(self.class_names):
+            count = len(self.class_names)
+            raise ValueError(f"data.num_classes={self.num_classes} but the data has {count} classes; set it to {count}")
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         return DataLoader(
@@ -141,22 +190,39 @@ class InMemoryDataModule(LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
 
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
-        images, labels = batch
-        return self.preprocess(images, augment=self.trainer is not None and self.trainer.training), labels
+    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple[Tensor, Tensor]:
+        """uint8 images and stored targets -> (images float normalised (B, C, H, W), int64 targets).
 
-    def preprocess(self, images: Tensor, augment: bool = False) -> Tensor:
-        """uint8 (B, C, H, W) as stored -> float, augmented when asked, normalised: what the net sees."""
+        Augmented only while the trainer trains: validation and test batches are the images as stored.
+        """
+        images, targets = batch
         images = images.float().div_(255)
-        return self.normalize(self.augment(images) if augment else images)
+        if self.trainer is not None and self.trainer.training:
+            images, targets = self.augment(images, targets)
+        return self.normalize(images), targets.long()
 
-    def augment(self, images: Tensor) -> Tensor:
-        """Random crop and flip, per image, on the batch's device. images: (B, C, H, W) in [0, 1]."""
+    def augment(self, images: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """Random geometry per image on the batch's device. images: (B, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+    def random_geometry(
+        self, images: Tensor, masks: Tensor | None = None, fill: int = 0
+    ) -> tuple[Tensor, Tensor | None]:
+        """The configured zoom, crop and flip, each drawn per image; a mask moves with its image.
+
+        images: (B, C, H, W) in [0, 1]; masks: (B, H, W) or None; mask pixels from outside become `fill`.
+        """
+        if self.random_scale:
+            images, masks = random_scale(images, *self.random_scale, masks=masks, fill=fill)
         if self.random_crop_padding:
-            images = random_crop(images, self.random_crop_padding)
+            images, masks = random_crop(images, self.random_crop_padding, masks=masks, fill=fill)
         if self.random_flip:
-            images = random_flip(images)
-        return images
+            images, masks = random_flip(images, masks)
+        return images, masks
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """uint8 (B, C, H, W) as stored -> float, normalised, never augmented: what the net sees at test time."""
+        return self.normalize(images.float().div(255))
 
     def normalize(self, images: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> zero mean, unit variance per channel (the training set's statistics)."""

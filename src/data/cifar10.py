@@ -8,7 +8,7 @@ import torch
 import torchvision
 from torch import Tensor
 
-from src.data.base import InMemoryDataModule
+from src.data.classification import ClassificationDataModule
 from src.data.files import not_found
 
 
@@ -21,7 +21,7 @@ class _AnyChecksumCIFAR10(torchvision.datasets.CIFAR10):
     meta: ClassVar[dict] = {**_CIFAR10.meta, "md5": None}
 
 
-class CIFAR10DataModule(InMemoryDataModule):
+class CIFAR10DataModule(ClassificationDataModule):
     """Krizhevsky's CIFAR-10. Images (B, 3, 32, 32), labels (B,) in 0..9.
 
     Reads `data_dir/cifar-10-batches-py/` (downloaded there with `download=true`). torchvision checks every

@@ -5,10 +5,11 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from src.data.base import InMemoryDataModule
+from src.data.base import split_off
+from src.data.classification import ClassificationDataModule
 
 
-class DigitsDataModule(InMemoryDataModule):
+class DigitsDataModule(ClassificationDataModule):
     """1,797 grey 8x8 digits. Images (B, 1, 8, 8), labels (B,) in 0..9.
 
     There is no official test split, so `test_size` images are held out by the data seed before the
@@ -30,6 +31,5 @@ class DigitsDataModule(InMemoryDataModule):
         # Pixel intensities are 0..16; scale them to the 0..255 of every other dataset.
         images = torch.from_numpy(digits.images * 255 / 16).round().to(torch.uint8).unsqueeze(1)
         labels = torch.from_numpy(digits.target).long()
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.seed))
-        test, train = order[: self.test_size], order[self.test_size :]
-        return {"train": (images[train], labels[train]), "test": (images[test], labels[test])}
+        train, test = split_off((images, labels), self.test_size, self.seed, "test_size")
+        return {"train": train, "test": test}

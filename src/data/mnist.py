@@ -6,7 +6,7 @@ from typing import ClassVar
 import torchvision
 from torch import Tensor
 
-from src.data.base import InMemoryDataModule
+from src.data.classification import ClassificationDataModule
 from src.data.files import find_file, not_found, read_idx
 
 _FILES = {
@@ -15,7 +15,7 @@ _FILES = {
 }
 
 
-class MNISTDataModule(InMemoryDataModule):
+class MNISTDataModule(ClassificationDataModule):
     """LeCun's handwritten digits. Images (B, 1, 28, 28), labels (B,) in 0..9.
 
     Looks for the four IDX files (plain or .gz) in `data_dir`, in torchvision's layout under it
@@ -35,23 +35,31 @@ class MNISTDataModule(InMemoryDataModule):
         self.data_dir = Path(data_dir).expanduser()
         self.download = download
 
-    def candidate_dirs(self) -> list[Path]:
-        dirs = [self.data_dir, self.data_dir / self.dataset.__name__ / "raw"]
-        return dirs + ([Path(self.system_dir)] if self.system_dir else [])
+    @classmethod
+    def candidate_dirs(cls, data_dir: Path) -> list[Path]:
+        """Where the files are looked for, in order."""
+        dirs = [data_dir, data_dir / cls.dataset.__name__ / "raw"]
+        return dirs + ([Path(cls.system_dir)] if cls.system_dir else [])
 
-    def _complete_dir(self) -> Path | None:
+    @classmethod
+    def _complete_dir(cls, data_dir: Path) -> Path | None:
         names = [name for pair in _FILES.values() for name in pair]
-        return next((d for d in self.candidate_dirs() if all(find_file(d, n) for n in names)), None)
+        return next((d for d in cls.candidate_dirs(data_dir) if all(find_file(d, n) for n in names)), None)
 
-    def prepare_data(self) -> None:
-        if self.download and self._complete_dir() is None:
+    @classmethod
+    def fetch(cls, data_dir: Path) -> None:
+        """Download the files into `data_dir` with torchvision, unless a complete copy is already found."""
+        if cls._complete_dir(data_dir) is None:
             for train in (True, False):
-                self.dataset(self.data_dir, train=train, download=True)
+                cls.dataset(data_dir, train=train, download=True)
 
-    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
-        folder = self._complete_dir()
+    @classmethod
+    def read_files(cls, data_dir: Path) -> dict[str, tuple[Tensor, Tensor]]:
+        """{"train": (images, labels), "test": (...)}: uint8 (N, 1, 28, 28) and int64 (N,), from the first
+        complete copy in `candidate_dirs(data_dir)`. Other modules build on the items this way (fashion_seg)."""
+        folder = cls._complete_dir(data_dir)
         if folder is None:
-            raise not_found(self.dataset.__name__, self.candidate_dirs(), self.install_hint)
+            raise not_found(cls.dataset.__name__, cls.candidate_dirs(data_dir), cls.install_hint)
         splits = {}
         for split, (image_name, label_name) in _FILES.items():
             images = read_idx(find_file(folder, image_name)).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
@@ -60,6 +68,13 @@ class MNISTDataModule(InMemoryDataModule):
                 raise ValueError(f"{folder}: {len(images)} {split} images but {len(labels)} labels")
             splits[split] = (images, labels)
         return splits
+
+    def prepare_data(self) -> None:
+        if self.download:
+            self.fetch(self.data_dir)
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        return self.read_files(self.data_dir)
 
 
 class FashionMNISTDataModule(MNISTDataModule):

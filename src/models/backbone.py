@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 import torch.nn as nn
 import torchvision
@@ -57,8 +56,10 @@ def _last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
 
 def _sum_first_conv(model: nn.Module, in_channels: int) -> None:
     """Let the first conv take `in_channels` inputs, its kernels adapted by timm (summed over RGB for grey)."""
+    from timm.models import adapt_input_conv  # here, not at the top: `import src.models` need not load timm
+
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    conv.weight = nn.Parameter(timm.models.adapt_input_conv(in_channels, conv.weight.detach()))
+    conv.weight = nn.Parameter(adapt_input_conv(in_channels, conv.weight.detach()))
     conv.in_channels = in_channels
 
 
@@ -179,6 +180,8 @@ class TimmClassifier(PretrainedClassifier):
 
     @staticmethod
     def create(name: str, weights: str | None, weights_path: str | None) -> tuple[nn.Module, State | None, dict]:
+        import timm  # here, not at the top: `import src.models` need not load timm
+
         if not timm.is_model(name):
             raise ValueError(f"model.name={name!r} is no timm model; see timm.list_models()")
         if weights not in (None, "DEFAULT", "package"):

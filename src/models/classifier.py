@@ -13,10 +13,15 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def activation_layer(name: str) -> nn.Module:
+# The activations whose modules can overwrite their input (the others have no `inplace` argument).
+INPLACE = {"relu", "silu", "leaky_relu", "elu"}
+
+
+def activation_layer(name: str, inplace: bool = False, key: str = "model.activation") -> nn.Module:
+    """The activation module `name`; `inplace` where it has that option. `key` is the config key errors name."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]()
+        raise ValueError(f"{key} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name](inplace=True) if inplace and name in INPLACE else ACTIVATIONS[name]()
 
 
 class Classifier(nn.Module):

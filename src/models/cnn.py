@@ -6,16 +6,17 @@ from typing import TypeVar
 import torch.nn as nn
 
 from src.models.classifier import Classifier, activation_layer
+from src.models.layers import check_dropout, conv_norm_act
 
 T = TypeVar("T")
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
-def per_layer(name: str, value: T | Sequence[T], num_layers: int) -> list[T]:
-    """One value for every layer, or a list with one value per layer."""
+def per_layer(key: str, value: T | Sequence[T], num_layers: int) -> list[T]:
+    """One value for every layer, or a list with one value per layer; `key` is the config key errors name."""
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != num_layers:
-            raise ValueError(f"model.{name} has {len(value)} values for {num_layers} layers; give one or {num_layers}")
+            raise ValueError(f"{key} has {len(value)} values for {num_layers} layers; give one or {num_layers}")
         return list(value)
     return [value] * num_layers
 
@@ -31,11 +32,11 @@ def _conv_block(
     pool_stride: int,
     batch_norm: bool,
     activation: str,
+    activation_key: str = "model.activation",
 ) -> nn.Sequential:
     """Conv -> BatchNorm -> activation -> pool: (B, width_in, h, w) -> (B, width, h', w')."""
-    block = [nn.Conv2d(width_in, width, kernel, stride, padding, bias=not batch_norm)]
-    block += [nn.BatchNorm2d(width)] if batch_norm else []
-    block.append(activation_layer(activation))
+    norm = "batch" if batch_norm else None
+    block = conv_norm_act(width_in, width, kernel, stride, padding, norm, activation, activation_key)
     block += [POOLS[pool](pool_size, pool_stride)] if pool else []
     return nn.Sequential(*block)
 
@@ -98,12 +99,12 @@ class ConvNet(Classifier):
     ) -> None:
         if not channels:
             raise ValueError("model.channels must list at least one layer's output channels")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        check_dropout(dropout)
         n = len(channels)
-        kernels, stride_list = per_layer("kernel_sizes", kernel_sizes, n), per_layer("strides", strides, n)
-        pads = [k // 2 if p == "same" else p for k, p in zip(kernels, per_layer("paddings", paddings, n), strict=True)]
-        pools = per_layer("pool", pool, n)
+        kernels, stride_list = per_layer("model.kernel_sizes", kernel_sizes, n), per_layer("model.strides", strides, n)
+        paddings = per_layer("model.paddings", paddings, n)
+        pads = [k // 2 if p == "same" else p for k, p in zip(kernels, paddings, strict=True)]
+        pools = per_layer("model.pool", pool, n)
         if bad := [p for p in pools if p is not None and p not in POOLS]:
             raise ValueError(f"model.pool must be 'max', 'avg' or null, got {bad[0]!r}")
         pool_stride = pool_stride or pool_size

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import torch.nn as nn
 
 from src.models.classifier import Classifier, activation_layer
+from src.models.layers import check_dropout
 
 
 class MLP(Classifier):
@@ -23,8 +24,7 @@ class MLP(Classifier):
         dropout: float = 0.0,
         batch_norm: bool = True,
     ) -> None:
-        if not 0 <= dropout < 1:
-            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        check_dropout(dropout)
         if any(size <= 0 for size in hidden_sizes):
             raise ValueError(f"model.hidden_sizes must be positive, got {list(hidden_sizes)}")
         height, width = image_size

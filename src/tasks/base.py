@@ -69,6 +69,7 @@ class Task(LightningModule):
             setattr(self, f"{stage}_metrics", metrics.clone())
             setattr(self, f"{stage}_loss_mean", MeanMetric())
         self.best = MaxMetric() if monitor_mode == "max" else MinMetric()
+        self.best.persistent(True)  # in checkpoints: a resumed run keeps the best value of the epochs before it
 
     # What a subclass defines.
     def predict(self, logits: Tensor) -> Tensor:
@@ -182,6 +183,20 @@ class Task(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning restores weights, optimiser, schedulers and loops, not the random generators: without them
+        # a resumed run would shuffle, augment and drop out differently from a run that never stopped.
+        checkpoint["rng_states"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_states"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rng_states", {})
+        if "torch" in states:
+            torch.set_rng_state(states["torch"])
+        if "cuda" in states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states["cuda"])
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         optimizer = self.optimizer_factory(self._parameter_groups())

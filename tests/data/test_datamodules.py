@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from src.data import (
     FashionMNISTDataModule,
     MNISTDataModule,
 )
+from src.data.base import channel_stats
 from src.data.files import read_idx
 from tests.conftest import write_mnist_like
 
@@ -42,17 +44,22 @@ def test_mnist_finds_torchvisions_layout_under_data_dir(tmp_path: Path) -> None:
     assert len(datamodule.splits["test"]) == 100
 
 
-def test_missing_files_name_every_place_looked_and_how_to_get_them(tmp_path: Path) -> None:
+def test_missing_files_name_every_place_looked_and_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(DataNotFoundError) as error:
         mnist(tmp_path / "nowhere").setup("fit")
     message = str(error.value)
     assert str(tmp_path / "nowhere") in message and str(tmp_path / "nowhere" / "MNIST" / "raw") in message
     assert "data.download=true" in message
-    fashion = FashionMNISTDataModule.__new__(FashionMNISTDataModule)
-    assert "/usr/share/datasets/fashion-mnist" in " ".join(
-        map(str, mnist(tmp_path, FashionMNISTDataModule).candidate_dirs())
-    )
-    assert "apt-get install dataset-fashion-mnist" in fashion.install_hint
+    # Fashion-MNIST also looks in the system's copy and says how to install it (pointed at an empty place,
+    # as this machine may have the real one).
+    monkeypatch.setattr(FashionMNISTDataModule, "system_dir", str(tmp_path / "system"))
+    with pytest.raises(DataNotFoundError) as error:
+        mnist(tmp_path / "nowhere", FashionMNISTDataModule).setup("fit")
+    message = str(error.value)
+    assert str(tmp_path / "nowhere" / "FashionMNIST" / "raw") in message and str(tmp_path / "system") in message
+    assert "apt-get install dataset-fashion-mnist" in message
 
 
 def test_damaged_idx_files_are_named(tmp_path: Path) -> None:
@@ -79,14 +86,25 @@ def test_config_that_contradicts_the_files_fails(mnist_dir: Path) -> None:
         mnist(mnist_dir, batch_size=0)
 
 
+def rows(images: torch.Tensor) -> set[bytes]:
+    """Each image's bytes: a sample's identity (the test files hold no two equal images)."""
+    return {image.numpy().tobytes() for image in images}
+
+
 def test_split_is_seeded_and_disjoint(mnist_dir: Path) -> None:
-    def val_images(seed: int) -> torch.Tensor:
+    def splits(seed: int) -> dict[str, torch.Tensor]:
         datamodule = mnist(mnist_dir, seed=seed)
         datamodule.setup("fit")
-        return datamodule.splits["val"].tensors[0]
+        return {name: split.tensors[0] for name, split in datamodule.splits.items()}
 
-    assert torch.equal(val_images(1), val_images(1))
-    assert not torch.equal(val_images(1), val_images(2))
+    first = splits(1)
+    assert torch.equal(first["val"], splits(1)["val"])
+    assert not torch.equal(first["val"], splits(2)["val"])
+    official = MNISTDataModule.read_files(mnist_dir)["train"][0]
+    assert len(rows(official)) == 300
+    train, val = rows(first["train"]), rows(first["val"])
+    assert not train & val and train | val == rows(official)  # every training image in exactly one split
+    assert not (train | val) & rows(first["test"])
 
 
 def test_train_loader_serves_every_sample_once_per_epoch_in_a_new_order(mnist_dir: Path) -> None:
@@ -117,6 +135,27 @@ def test_batches_are_normalised_after_transfer(mnist_dir: Path) -> None:
     images, _ = datamodule.on_after_batch_transfer(next(iter(datamodule.val_dataloader())), 0)
     expected = (datamodule.splits["val"].tensors[0][:32].float() / 255 - 0.1307) / 0.3081
     assert images.dtype == torch.float32 and torch.allclose(images, expected)
+
+
+def test_training_batches_alone_are_augmented(mnist_dir: Path) -> None:
+    torch.manual_seed(0)
+    datamodule = mnist(mnist_dir, random_flip=True, random_scale=[0.8, 1.2])
+    datamodule.setup("fit")
+    stored, labels = datamodule.splits["val"].tensors[0][:32], datamodule.splits["val"].tensors[1][:32]
+    datamodule.trainer = SimpleNamespace(training=False)
+    images, served_labels = datamodule.on_after_batch_transfer((stored, labels), 0)
+    assert torch.equal(images, datamodule.preprocess(stored)) and torch.equal(served_labels, labels)
+    datamodule.trainer.training = True
+    images, served_labels = datamodule.on_after_batch_transfer((stored, labels), 0)
+    assert (images != datamodule.preprocess(stored)).flatten(1).any(1).all() and torch.equal(served_labels, labels)
+
+
+def test_channel_stats_match_torch() -> None:
+    images = torch.randint(0, 256, (20, 3, 9, 7), dtype=torch.uint8)
+    mean, std = channel_stats(images)
+    expected_std, expected_mean = torch.std_mean(images.double() / 255, dim=(0, 2, 3), correction=0)
+    assert torch.allclose(torch.tensor(mean, dtype=torch.float64), expected_mean)
+    assert torch.allclose(torch.tensor(std, dtype=torch.float64), expected_std)
 
 
 def test_cifar10_reads_the_pickle_batches_with_checksums(cifar_checksums: Path) -> None:

@@ -1,0 +1,147 @@
+"""Segmentation canvases built from real Fashion-MNIST items, M2NIST-style, generated once by the data seed.
+
+Each canvas is blank with a few 28x28 Fashion-MNIST items pasted at random positions wholly inside it.
+Overlaps are allowed: a later item paints over earlier ones wherever its own pixels are non-zero, in the image
+and the mask alike, so items of class k paint exactly class k + 1 where they show and 0 is background.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import Tensor
+
+from src.data.base import Split, positive_int
+from src.data.mnist import FashionMNISTDataModule
+from src.data.segmentation import SegmentationDataModule
+
+ITEM = 28  # Fashion-MNIST items are 28x28
+
+
+@dataclass
+class Canvases:
+    """images: uint8 (N, 1, H, W); masks: uint8 (N, H, W); sources: int64 (N, high), the item pasted in each
+    slot in paint order (an index into the items), -1 for an empty slot; corners: int64 (N, high, 2), the
+    (top, left) canvas pixel of each slot's item."""
+
+    images: Tensor
+    masks: Tensor
+    sources: Tensor
+    corners: Tensor
+
+
+def compose_canvases(
+    items: Tensor,
+    labels: Tensor,
+    pool: Tensor,
+    count: int,
+    canvas_size: Sequence[int],
+    items_per_canvas: Sequence[int],
+    generator: torch.Generator,
+    binary: bool = False,
+) -> Canvases:
+    """`count` canvases of `canvas_size` (H, W), each with a random number in `items_per_canvas` [low, high]
+    of items from `pool`, at random positions wholly inside it. Mask: item class + 1 (1 if `binary`) where an
+    item shows, else 0.
+
+    items: uint8 (M, 1, 28, 28); labels: int64 (M,); pool: int64 (P,), the indices of `items` to draw from.
+    Vectorised over canvases: one scatter per item slot paints that slot on every canvas at once.
+    """
+    low, high = items_per_canvas
+    height, width = canvas_size
+    # Draws go through the shuffled pool pass after pass, so items are used about equally often.
+    passes = -(-count * high // len(pool))
+    order = torch.cat([torch.randperm(len(pool), generator=generator) for _ in range(passes)])[: count * high]
+    sources = pool[order].view(count, high)
+    used = torch.randint(low, high + 1, (count, 1), generator=generator)
+    sources = torch.where(torch.arange(high) < used, sources, -1)
+    top = torch.randint(0, height - ITEM + 1, (count, high), generator=generator)
+    left = torch.randint(0, width - ITEM + 1, (count, high), generator=generator)
+    # An item's 784 pixels as offsets into a flattened canvas, relative to its top-left corner.
+    offsets = (torch.arange(ITEM)[:, None] * width + torch.arange(ITEM)).flatten()
+    images = torch.zeros(count, height * width, dtype=torch.uint8)
+    masks = torch.zeros_like(images)
+    for slot in range(high):  # paint order; each pass covers every canvas
+        source = sources[:, slot]
+        pixels = items[source.clamp_min(0)].flatten(1) * (source >= 0)[:, None]  # (N, 784); blank if empty slot
+        where = (top[:, slot] * width + left[:, slot])[:, None] + offsets  # (N, 784)
+        shows = pixels > 0
+        value = torch.ones_like(source) if binary else labels[source.clamp_min(0)] + 1
+        images.scatter_(1, where, torch.where(shows, pixels, images.gather(1, where)))
+        masks.scatter_(1, where, torch.where(shows, value[:, None].to(torch.uint8), masks.gather(1, where)))
+    corners = torch.stack([top, left], dim=-1)
+    return Canvases(images.view(count, 1, height, width), masks.view(count, height, width), sources, corners)
+
+
+class FashionSegDataModule(SegmentationDataModule):
+    """Fashion-MNIST canvases. Images (B, 1, H, W) with H, W = `canvas_size`; masks (B, H, W): 0 background,
+    k + 1 for Fashion-MNIST class k (11 classes), or 1 for any item when `binary` (2 classes).
+
+    The official training items are split by the data seed into training and validation items in proportion
+    to `train_size` : `val_size` canvases; test canvases use only the official test items, so no item appears
+    in two splits. `sources[split]` holds each canvas's item indices (into the official train or test file).
+    mean/std are those of the training canvases.
+    """
+
+    def __init__(
+        self,
+        *,
+        data_dir: str,
+        download: bool = False,
+        canvas_size: Sequence[int] = (64, 64),
+        items_per_canvas: Sequence[int] = (1, 3),
+        train_size: int = 20000,
+        test_size: int = 4000,
+        binary: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_dir = Path(data_dir).expanduser()
+        self.download = download
+        self.canvas_size = tuple(canvas_size)
+        if len(self.canvas_size) != 2 or min(self.canvas_size) < ITEM:
+            raise ValueError(f"data.canvas_size must be [height, width], each at least {ITEM}, got {list(canvas_size)}")
+        if self.canvas_size != self.image_size:
+            raise ValueError(
+                f"data.image_size={list(self.image_size)} but data.canvas_size={list(self.canvas_size)}: the canvases "
+                "are the images; set data.image_size=${data.canvas_size}"
+            )
+        low, high = items_per_canvas
+        if not 1 <= low <= high:
+            raise ValueError(
+                f"data.items_per_canvas must be [low, high], 1 <= low <= high, got {list(items_per_canvas)}"
+            )
+        self.items_per_canvas = (low, high)
+        self.sizes = {"train": positive_int("train_size", train_size), "val": self.val_size}
+        self.sizes["test"] = positive_int("test_size", test_size)
+        self.binary = binary
+        self.class_names = ["background", *(["item"] if binary else torchvision.datasets.FashionMNIST.classes)]
+        self.sources: dict[str, Tensor] = {}
+
+    def prepare_data(self) -> None:
+        if self.download:
+            FashionMNISTDataModule.fetch(self.data_dir)
+
+    def _generator(self, stream: int) -> torch.Generator:
+        """One random stream per purpose, so changing one split's size leaves the others' canvases alone."""
+        return torch.Generator().manual_seed(self.seed * 4 + stream)
+
+    def load(self) -> dict[str, Split]:
+        official = FashionMNISTDataModule.read_files(self.data_dir)
+        train_items = official["train"][0]
+        share = self.sizes["val"] / (self.sizes["train"] + self.sizes["val"])
+        val_count = min(max(round(len(train_items) * share), 1), len(train_items) - 1)
+        order = torch.randperm(len(train_items), generator=self._generator(0))
+        pools = {"train": order[val_count:], "val": order[:val_count], "test": torch.arange(len(official["test"][0]))}
+        splits = {}
+        for stream, (split, pool) in enumerate(pools.items(), start=1):
+            items, labels = official["test" if split == "test" else "train"]
+            canvases = compose_canvases(
+                items, labels, pool, self.sizes[split], self.canvas_size, self.items_per_canvas,
+                self._generator(stream), self.binary,
+            )  # fmt: skip
+            splits[split] = (canvases.images, canvases.masks)
+            self.sources[split] = canvases.sources
+        return splits

@@ -1,0 +1,141 @@
+"""Run directories: continuing one (resume=), scoring one from its own config, and the status it leaves.
+
+Imports nothing heavy: the command line is rewritten before Hydra composes, and statuses are written even when
+a config is refused before torch loads.
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+# What a run is: the parts of its saved config that src.eval and resume= rebuild it from.
+RUN_NODES = ("data", "model", "loss", "task")
+
+
+def fail(message: str) -> None:
+    """A user's mistake found before Hydra runs: one line on stderr, exit code 1."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _key(override: str) -> str:
+    """'+data.batch_size=3' -> 'data.batch_size'; '~callbacks.images' -> 'callbacks.images'."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _groups() -> set[str]:
+    return {path.name for path in CONF.iterdir() if path.is_dir()}
+
+
+def resume_arguments(argv: list[str]) -> list[str]:
+    """argv with `resume=<run dir>` replaced by what continues that run in its own directory: its saved config
+    as the primary config and its last checkpoint. Other key=value overrides apply on top; choosing another
+    option of a group (model=mlp) is refused, since the checkpoint belongs to the run's own choices.
+    """
+    given = [arg for arg in argv[1:] if arg.startswith("resume=")]
+    if not given:
+        return argv
+    run = Path(given[-1].split("=", 1)[1]).expanduser().resolve()
+    config = run / ".hydra" / "config.yaml"
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    if not config.is_file():
+        fail(f"resume={run}: no run there ({config} is missing); pass a directory that src.train wrote")
+    if not checkpoint.is_file():
+        fail(f"resume={run}: {checkpoint} is missing (the run stopped before its first epoch ended); start it again")
+    rest = [arg for arg in argv[1:] if not arg.startswith("resume=")]
+    if changed := [arg for arg in rest if "=" in arg and _key(arg) in _groups()]:
+        fail(
+            f"resume keeps the run's own choices, so {changed[0]} cannot change; key=value overrides such as "
+            "trainer.max_epochs=12 apply on top (start a new run for other choices)"
+        )
+    return [
+        argv[0],
+        "--config-path", str(config.parent),
+        "--config-name", "config",
+        f"hydra.run.dir={run}",
+        "hydra.output_subdir=.hydra/resume",  # keep the run's own .hydra/ as it was
+        f"+ckpt_path={checkpoint}",  # train.py continues from it
+        *rest,
+    ]  # fmt: skip
+
+
+def check_output_dirs(argv: list[str]) -> None:
+    """Create hydra.run.dir / hydra.sweep.dir as Hydra would, but refuse one that cannot be created in one line
+    (Hydra would print a traceback)."""
+    for arg in argv[1:]:
+        if arg.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in arg:
+            key, folder = arg.split("=", 1)
+            try:
+                Path(folder).expanduser().mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                fail(f"{key}={folder} cannot be created ({error.strerror}); choose a directory you may write to")
+
+
+def run_directory(checkpoint: str) -> Path | None:
+    """The run directory a checkpoint belongs to (<run>/checkpoints/x.ckpt), if it has its saved config."""
+    run = Path(checkpoint).expanduser().resolve().parent.parent
+    return run if (run / ".hydra" / "config.yaml").is_file() else None
+
+
+def eval_arguments(argv: list[str]) -> list[str]:
+    """argv for src.eval with the overrides the checkpoint's run was trained with put first, so that the
+    eval config composes as that run did (its task, pictures, model and data); the user's overrides win."""
+    checkpoints = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("ckpt_path=")]
+    run = run_directory(checkpoints[-1]) if checkpoints else None
+    if run is None:
+        return argv
+    given = {_key(arg) for arg in argv[1:] if "=" in arg or arg.startswith("~")}
+    trained = [str(o) for o in OmegaConf.load(run / ".hydra" / "overrides.yaml")]
+    kept = [o for o in trained if not _overridden(_key(o), given) and not o.startswith(("hydra.", "ckpt_path="))]
+    return [argv[0], *kept, *argv[1:]]
+
+
+def _overridden(key: str, given: set[str]) -> bool:
+    """Whether the user's overrides set `key` or a node above it (data=mnist covers data.batch_size)."""
+    return any(key == user or key.startswith(f"{user}.") for user in given)
+
+
+def with_saved_run(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The eval config with the run's data, model, loss and task exactly as its saved config has them, unless
+    the user overrode them: a group choice (data=mnist) keeps the composed node, key=value overrides apply on
+    top of the saved one."""
+    run = run_directory(cfg.ckpt_path)
+    if run is None:
+        return cfg
+    saved = OmegaConf.load(run / ".hydra" / "config.yaml")
+    given = [_key(o) for o in overrides if not o.startswith("~")]
+    for node in RUN_NODES:
+        if node in given or node not in saved:
+            continue
+        on_top = {key: OmegaConf.select(cfg, key) for key in given if key.startswith(f"{node}.")}
+        OmegaConf.update(cfg, node, saved[node], merge=False)
+        for key, value in on_top.items():
+            OmegaConf.update(cfg, key, value, force_add=True)
+    return cfg
+
+
+def is_rank_zero() -> bool:
+    """True unless this process is a non-zero rank of a distributed run (torchrun, Lightning, SLURM)."""
+    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
+
+
+def write_status(run: str | Path, status: str, **details: Any) -> None:
+    """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted"; what a human
+    and the sweep summary read to tell a finished run from a dead one. Rank 0 only."""
+    if not is_rank_zero():
+        return
+    path = Path(run) / "status.json"
+    record = {"status": status, "time": time.strftime("%Y-%m-%d %H:%M:%S"), **details}
+    if status == "running":  # a "running" run whose process is gone was killed
+        record |= {"pid": os.getpid(), "host": socket.gethostname()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name("status.json.tmp")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(partial, path)
