@@ -28,10 +28,11 @@ class BackboneTransfer(Callback):
     freeze_epochs: 0 trains everything from the start (finetune); k freezes the backbone for the first k
     epochs (gradual); None for good (freeze). A frozen backbone gets no gradients and runs in eval mode: its
     weights and BatchNorm statistics stay the source's, and its dropout is off.
-    cache_features: while the backbone is frozen, run it once over the training and validation images and look
-    its features up in the training and validation steps: the head then trains at the speed of a linear model.
-    Exact, as a frozen backbone in eval mode maps an image to the same features every time; an image not in the
-    cache (an augmented one) is computed. Images are keyed by a hash of their preprocessed pixels.
+    cache_features: while the backbone is frozen, the training and validation steps compute its features of an
+    image once, the first time they meet it, and look them up afterwards: from the second epoch on the head
+    trains at the speed of a linear model. Exact, as a frozen backbone in eval mode maps an image to the same
+    features every time (augmented images are new images, so freeze turns augmentation off). Images are keyed
+    by a hash of their preprocessed pixels; runs that see a fraction of a split compute no more than they see.
     """
 
     def __init__(
@@ -84,23 +85,12 @@ class BackboneTransfer(Callback):
         frozen = self.frozen(trainer.current_epoch)
         task.backbone.requires_grad_(not frozen)
         task.backbone.train(not frozen)  # the evaluation loops restore this mode after they run
-        if frozen and self.cache_features and not self.cache:
-            self._fill_cache(trainer, task)
-        elif not frozen and self.cache:
+        cached = "forward_features" in vars(task.net)
+        if frozen and self.cache_features and not cached:
+            # An instance attribute shadows the method: the checkpoint's state dict is untouched.
+            task.net.forward_features = self._cached(task.net.forward_features)
+        elif not frozen and cached:
             self._drop_cache(task)
-
-    def _fill_cache(self, trainer: Trainer, task: LightningModule) -> None:
-        datamodule = trainer.datamodule
-        if not hasattr(datamodule, "splits"):
-            raise ValueError("transfer.cache_features needs an in-memory data module; set it to false")
-        live = task.net.forward_features
-        with torch.no_grad():
-            for split in ("train", "val"):
-                for images in datamodule.splits[split].tensors[0].split(4 * datamodule.batch_size):
-                    inputs = datamodule.preprocess(images.to(task.device))  # as a batch arrives, unaugmented
-                    self.cache.update(zip(_keys(inputs), live(inputs), strict=True))
-        # An instance attribute shadows the method: the checkpoint's state dict is untouched.
-        task.net.forward_features = self._cached(live)
 
     def _cached(self, live: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
         def forward_features(images: Tensor) -> Tensor:
