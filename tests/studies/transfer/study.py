@@ -105,6 +105,7 @@ def main() -> None:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "transfer_study" / stamp)
     parser.add_argument("--jobs", type=int, default=2, help="multiruns at once (one CPU thread each)")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent, help="where the report goes")
     parser.add_argument("--report-only", action="store_true", help="re-read the runs in --out, train nothing")
     args = parser.parse_args()
     args.out = args.out.resolve()
@@ -122,7 +123,7 @@ def main() -> None:
             list(pool.map(lambda sweep: train(sweep, multirun=True), sweeps))
         train(epoch_times(args.out, checkpoints), multirun=True)  # alone, so that the timing is not shared
     minutes = None if args.report_only else (time.monotonic() - start) / 60
-    report.write(args.out, Path(__file__).parent, minutes)
+    report.write(args.out, args.results, minutes)
 
 
 if __name__ == "__main__":
