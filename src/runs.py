@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -121,21 +122,52 @@ def with_saved_run(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return cfg
 
 
+def threads_per_job() -> int | None:
+    """Torch threads for this job when sweep jobs run side by side (the joblib launcher): the cores divided by
+    the jobs, so that they share the machine instead of fighting over it; None when nothing needs dividing or
+    OMP_NUM_THREADS already says. (Lightning divides the cores among DDP processes itself.)"""
+    if "OMP_NUM_THREADS" in os.environ or not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().launcher
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return None
+    cores = os.cpu_count() or 1
+    jobs = launcher.get("n_jobs") or -1
+    jobs = cores if jobs < 0 or jobs > cores else jobs  # joblib's -1: one job per core
+    return max(1, cores // jobs)
+
+
 def is_rank_zero() -> bool:
     """True unless this process is a non-zero rank of a distributed run (torchrun, Lightning, SLURM)."""
     return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
 
 
 def write_status(run: str | Path, status: str, **details: Any) -> None:
-    """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted"; what a human
-    and the sweep summary read to tell a finished run from a dead one. Rank 0 only."""
+    """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted", with the
+    time it started and the time of this status; what a human and the sweep summary read to tell a finished run
+    from a dead one. Rank 0 only."""
     if not is_rank_zero():
         return
     path = Path(run) / "status.json"
-    record = {"status": status, "time": time.strftime("%Y-%m-%d %H:%M:%S"), **details}
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    started = now if status == "running" else _previous(path).get("started", now)
+    record = {"status": status, "started": started, "time": now, **details}
     if status == "running":  # a "running" run whose process is gone was killed
         record |= {"pid": os.getpid(), "host": socket.gethostname()}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name("status.json.tmp")
     partial.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(partial, path)
+
+
+def started_here(run: str | Path) -> bool:
+    """Whether this process owns the run's status: it has none yet, or this process wrote "running"."""
+    previous = _previous(Path(run) / "status.json")
+    return not previous or previous.get("pid") == os.getpid()
+
+
+def _previous(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

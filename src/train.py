@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from src.cli import report_errors
 from src.config_check import check_config
-from src.runs import check_output_dirs, resume_arguments, write_status
+from src.runs import check_output_dirs, resume_arguments, threads_per_job, write_status
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -22,10 +22,14 @@ def main(cfg: DictConfig) -> float | None:
     check_config(cfg)
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
+    import torch
+    from lightning.pytorch.loggers import TensorBoardLogger
 
     from src.checkpoint import check_fits, read_checkpoint
-    from src.utils import build, build_trainer, save_metrics
+    from src.utils import build, build_trainer, run_hparams, save_metrics
 
+    if threads := threads_per_job():
+        torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
     resume_from = cfg.get("ckpt_path")  # set by resume=<run dir>
@@ -33,20 +37,24 @@ def main(cfg: DictConfig) -> float | None:
         check_fits(resume_from, task, read_checkpoint(resume_from)["state_dict"])
     trainer = build_trainer(cfg)
     write_status(cfg.paths.output_dir, "running")
-    for logger in trainer.loggers:  # the whole composed config as hyper-parameters (TensorBoard's HParams tab)
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint else ""
     # The best value of the monitored metric, which sweepers optimise; the last one when nothing was saved.
     monitored = checkpoint.best_model_score if best_path else trainer.callback_metrics.get(task.monitor)
     monitored = None if monitored is None else float(monitored)
+    metrics = {}
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
-        save_metrics(
+        metrics = save_metrics(
             trainer,
             Path(cfg.paths.output_dir) / "metrics.json",
             f"test metrics of the {'best' if best_path else 'last'} weights",
+        )
+    for logger in trainer.loggers:  # TensorBoard's HParams tab: the run's choices against its results
+        scores = {f"{task.monitor}_best": monitored, **{k: v for k, v in metrics.items() if k.count("/") == 1}}
+        logger.log_hyperparams(
+            run_hparams(cfg), **({"metrics": scores} if isinstance(logger, TensorBoardLogger) else {})
         )
     write_status(cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch)
     if trainer.is_global_zero:

@@ -6,11 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.accelerators import CPUAccelerator
-from omegaconf import DictConfig
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from omegaconf import DictConfig, OmegaConf
 
+from src.resolvers import named_overrides
 from src.tasks import Task
 
 
@@ -54,7 +59,27 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     callbacks = list(instantiate(cfg.get("callbacks") or {}).values())
     loggers = list(instantiate(cfg.get("logger") or {}).values())
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    try:
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    except InstantiationException as error:
+        if not isinstance(error.__cause__, MisconfigurationException):
+            raise
+        settings = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "devices", "precision"))
+        raise ValueError(
+            f"the trainer cannot start with {settings}: {error.__cause__}; trainer=cpu runs anywhere"
+        ) from None
+    launcher = getattr(trainer.strategy, "launcher", None)
+    # ddp re-runs the command for its other processes, unless a cluster (SLURM) has started them already.
+    relaunched = (
+        isinstance(launcher, _SubprocessScriptLauncher)
+        and not trainer.strategy.cluster_environment.creates_processes_externally
+    )
+    if relaunched and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ValueError(
+            f"trainer.strategy={cfg.trainer.strategy} starts its other processes by re-running this command, which "
+            "under -m would re-run the whole sweep; in a sweep use trainer.strategy=ddp_spawn (each job's processes "
+            "belong to that job) or hydra/launcher=submitit_slurm (one task per GPU)"
+        )
     cores = os.cpu_count() or 1
     if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
         raise ValueError(
@@ -62,6 +87,25 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
             f"has {cores} cores; use trainer.devices={cores} or fewer"
         )
     return trainer
+
+
+def run_hparams(cfg: DictConfig) -> dict[str, Any]:
+    """What TensorBoard's HParams table compares: the group choices, every key the command line set, and the
+    main knobs (learning rate, batch size, epochs, precision, seed); lists as text."""
+    params: dict[str, Any] = {}
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        choices = {group: choice for group, choice in hydra.runtime.choices.items() if "/" not in group and choice}
+        params |= {group: choice for group, choice in choices.items() if named_overrides([group])}
+        overrides = [o for o in named_overrides(hydra.overrides.task) if "=" in o and "." in o.split("=", 1)[0]]
+        params |= {_key(o): OmegaConf.select(cfg, _key(o)) for o in overrides}
+    knobs = ("optimizer.lr", "data.batch_size", "trainer.max_epochs", "trainer.precision", "seed")
+    params |= {key: OmegaConf.select(cfg, key) for key in knobs}
+    return {key: value if isinstance(value, int | float | str | bool) else str(value) for key, value in params.items()}
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
 
 
 def save_metrics(trainer: Trainer, path: Path, title: str) -> dict[str, float]:

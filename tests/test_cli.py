@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.errors import InstantiationException
 
 from src.checkpoint import load_checkpoint
@@ -95,3 +96,16 @@ def test_programming_errors_keep_their_traceback() -> None:
 
     with pytest.raises(KeyError):
         main(None)
+
+
+def test_out_of_memory_on_a_gpu_gives_a_hint_not_a_cuda_trace(capsys: pytest.CaptureFixture) -> None:
+    @report_errors
+    def main(cfg: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.10 GiB total)")
+
+    with pytest.raises(SystemExit) as exit_:
+        main(None)
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.startswith(
+        "error: out of memory on the GPU; lower data.batch_size, use trainer.precision=bf16-mixed"
+    )

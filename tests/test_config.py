@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Trainer
 from omegaconf import OmegaConf
@@ -15,6 +14,8 @@ from tests.conftest import CONF, compose_config
 # `task` is no free choice: each data config picks its own (tested below with the data configs).
 GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths", "task"))
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+# Models that output a class per pixel are built on segmentation data; every other option on the default data.
+SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
 
 
 def test_every_group_has_options() -> None:
@@ -35,11 +36,12 @@ def test_every_group_has_options() -> None:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
-    cfg = compose_config("train", f"{group}={option}", output_dir=tmp_path)
-    datamodule, task = build(cfg)  # data module, net, loss, optimiser and scheduler; no file is read
-    assert datamodule.num_classes == task.hparams.num_classes and datamodule.task == task.name
+    data = ["data=fashion_seg"] if group == "model" and option in SEGMENTATION_MODELS else []
+    cfg = compose_config("train", f"{group}={option}", *data, output_dir=tmp_path)
+    datamodule, _ = build(cfg)  # data module, net, loss, optimiser and scheduler, each checked against the data
+    assert not datamodule.splits  # and no file was read
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
-        with pytest.raises(InstantiationException, match="No supported gpu backend found"):
+        with pytest.raises(ValueError, match="No supported gpu backend found!; trainer=cpu runs anywhere"):
             build_trainer(cfg)  # what a user without a GPU is told (tested in CI); built for real on a GPU
         return
     assert isinstance(build_trainer(cfg), Trainer)
@@ -73,3 +75,30 @@ def test_monitor_is_set_once_and_interpolated(tmp_path: Path) -> None:
     )
     assert cfg.callbacks.model_checkpoint.monitor == "val/loss"
     assert cfg.callbacks.early_stopping.mode == "min"
+
+
+@pytest.mark.parametrize("data", ["fashion_seg", "fashion_seg_binary", "folder", "voc", "oxford_pets"])
+def test_segmentation_data_brings_its_task_model_loss_metric_and_pictures(data: str, tmp_path: Path) -> None:
+    cfg = compose_config("train", f"data={data}", output_dir=tmp_path)
+    assert cfg.task._target_ == "src.tasks.SegmentationTask"
+    assert cfg.model._target_ == "src.models.UNet" and cfg.loss._target_ == "src.losses.WeightedSumLoss"
+    assert cfg.monitor == cfg.callbacks.model_checkpoint.monitor == "val/miou"
+    assert cfg.callbacks.images._target_ == "src.callbacks.SegmentationImages"
+    assert cfg.loss.losses.cce.ignore_index == cfg.data.ignore_index  # the loss skips the data's unlabelled pixels
+
+
+def test_what_the_command_line_says_beats_what_the_task_brings(tmp_path: Path) -> None:
+    cfg = compose_config("train", "data=fashion_seg", "loss=dice", "model=cnn_fpn", output_dir=tmp_path)
+    assert cfg.loss._target_ == "src.losses.DiceLoss" and cfg.model._target_ == "src.models.EncoderDecoder"
+    classification = compose_config("train", output_dir=tmp_path)
+    assert classification.task._target_ == "src.tasks.ClassificationTask" and classification.monitor == "val/acc"
+
+
+def test_every_task_is_chosen_by_some_data_config() -> None:
+    chosen = {"classification"} | {
+        line.split(":")[-1].strip()
+        for path in (CONF / "data").glob("*.yaml")
+        for line in path.read_text().splitlines()
+        if "override /task" in line
+    }
+    assert chosen == {path.stem for path in (CONF / "task").glob("*.yaml")}

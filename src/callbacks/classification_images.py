@@ -65,6 +65,7 @@ class ClassificationImages(Callback):
             kernels = kernels if kernels.shape[1] == 3 else kernels[:, :1]  # colour kernels as RGB, else channel 0
             kernels = F.interpolate(kernels, scale_factor=24 // kernels.shape[-1] or 1)  # 3x3 is too small to see
             writer.add_image("val/conv1_kernels", _tile(kernels, nrow=8), step)
+        if feature_maps:  # a compiled net runs no forward hooks
             maps = feature_maps[0][0].detach().cpu().unsqueeze(1)  # first image: (out, h, w) -> (out, 1, h, w)
             writer.add_image("val/conv1_feature_maps", _tile(maps, nrow=8), step)
 

@@ -8,13 +8,13 @@ Subclasses by task: `ClassificationDataModule` (src/data/classification.py, labe
 `SegmentationDataModule` (src/data/segmentation.py, masks (N, H, W)).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torchvision.transforms.v2 import functional as F
 
 from src.data.augment import random_crop, random_flip, random_scale
@@ -32,6 +32,16 @@ class InMemoryDataset(TensorDataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
         index = torch.as_tensor(indices)
         return tuple(tensor[index] for tensor in self.tensors)
+
+
+class UnpaddedSampler(DistributedSampler):
+    """Rank r of w gets samples r, r + w, r + 2w, ... in order: shares differ by at most one, no repeats."""
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))
 
 
 def _as_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -172,14 +182,31 @@ class InMemoryDataModule(LightningDataModule):
             raise ValueError(f"data.num_classes={self.num_classes} but the data has {count} classes; set it to {count}")
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        dataset = self.splits[split]
+        sampler = self._shard(dataset, shuffle)
         return DataLoader(
-            self.splits[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(self.splits[split]) > self.batch_size,  # never drop val/test samples
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            drop_last=shuffle and len(dataset) > self.batch_size,  # never drop val/test samples
             collate_fn=_as_batch,
             num_workers=self.num_workers,
         )
+
+    def _shard(self, dataset: InMemoryDataset, shuffle: bool) -> DistributedSampler | None:
+        """Under DDP, this rank's share of a split (Lightning leaves a DistributedSampler as it is).
+
+        Training: a fresh shuffle per epoch (seeded by the data seed and the epoch), cut into equal shares, so
+        no sample is seen twice in an epoch and every rank steps as often. Val/test: every sample exactly once
+        (Lightning's sampler would pad the last share with repeats and so count some samples twice).
+        """
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return None
+        if shuffle:
+            return DistributedSampler(dataset, trainer.world_size, trainer.global_rank, True, self.seed, drop_last=True)
+        return UnpaddedSampler(dataset, trainer.world_size, trainer.global_rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -28,6 +28,9 @@ class Task(LightningModule):
     computed over the whole split (under DDP, over every rank); after each validation epoch the best value
     of `monitor` so far as `{monitor}_best` and as TensorBoard's `hp_metric`.
 
+    channels_last: keep the net's weights in NHWC (faster convolutions on CPU and GPU). compile: `torch.compile` the
+    net in place.
+
     optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
     that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
     optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval`.
@@ -46,6 +49,8 @@ class Task(LightningModule):
         scheduler: dict[str, Any] | None = None,
         monitor: str = "val/loss",
         monitor_mode: str = "min",
+        channels_last: bool = False,
+        compile: bool = False,
         backbone_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
@@ -55,6 +60,10 @@ class Task(LightningModule):
             raise ValueError(
                 f"task.backbone_lr_scale must be > 0, got {backbone_lr_scale}; freeze with transfer=freeze"
             )
+        if channels_last:  # convolutions then run in NHWC, oneDNN's and cuDNN's fast layout; inputs follow
+            net = net.to(memory_format=torch.channels_last)
+        if compile:  # in place, so that state-dict keys (and checkpoints) stay those of the plain net
+            net.compile()
         # Only plain values go into checkpoints, so weights_only loading can read them; the net and loss are
         # rebuilt from the config, and train.py logs the whole composed config as hyper-parameters.
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler", "metrics"], logger=False)

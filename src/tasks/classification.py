@@ -28,17 +28,15 @@ class ClassificationTask(Task):
         loss: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
         num_classes: int,
-        scheduler: dict[str, Any] | None = None,
-        monitor: str = "val/acc",
-        monitor_mode: str = "max",
-        backbone_lr_scale: float = 1.0,
+        **options: Any,
     ) -> None:
+        """options: the ones every task shares (see `Task`: scheduler, monitor, channels_last, backbone_lr_scale, ...)."""
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_classes, average="macro", validate_args=False),
         }
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode, backbone_lr_scale)
+        super().__init__(net, loss, optimizer, metrics, **{"monitor": "val/acc", "monitor_mode": "max", **options})
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, num_classes) -> class indices (B,)."""

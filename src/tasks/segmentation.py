@@ -68,12 +68,11 @@ class SegmentationTask(Task):
         num_classes: int,
         ignore_index: int | None = None,
         background_index: int | None = 0,
-        scheduler: dict[str, Any] | None = None,
-        monitor: str = "val/miou",
-        monitor_mode: str = "max",
+        **options: Any,
     ) -> None:
+        """options: the shared ones of `Task` (scheduler, monitor, monitor_mode, channels_last, compile)."""
         metrics = {"scores": SegmentationScores(num_classes, ignore_index, background_index)}
-        super().__init__(net, loss, optimizer, metrics, scheduler, monitor, monitor_mode)
+        super().__init__(net, loss, optimizer, metrics, **{"monitor": "val/miou", "monitor_mode": "max", **options})
 
     def predict(self, logits: Tensor) -> Tensor:
         """logits (B, C, H, W) -> class per pixel (B, H, W); one channel: logit > 0 is class 1."""

@@ -142,7 +142,7 @@ def test_training_batches_alone_are_augmented(mnist_dir: Path) -> None:
     datamodule = mnist(mnist_dir, random_flip=True, random_scale=[0.8, 1.2])
     datamodule.setup("fit")
     stored, labels = datamodule.splits["val"].tensors[0][:32], datamodule.splits["val"].tensors[1][:32]
-    datamodule.trainer = SimpleNamespace(training=False)
+    datamodule.trainer = SimpleNamespace(training=False, world_size=1)
     images, served_labels = datamodule.on_after_batch_transfer((stored, labels), 0)
     assert torch.equal(images, datamodule.preprocess(stored)) and torch.equal(served_labels, labels)
     datamodule.trainer.training = True

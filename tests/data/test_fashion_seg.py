@@ -104,7 +104,7 @@ def test_settings_that_cannot_work_are_refused(items_dir: Path) -> None:
 def test_batches_are_augmented_jointly_and_only_while_training(items_dir: Path) -> None:
     torch.manual_seed(0)
     datamodule = fashion_seg(items_dir, random_flip=True, random_crop_padding=6)
-    datamodule.trainer = SimpleNamespace(training=False)
+    datamodule.trainer = SimpleNamespace(training=False, world_size=1)
     stored_images, stored_masks = next(iter(datamodule.val_dataloader()))
     images, masks = datamodule.on_after_batch_transfer((stored_images, stored_masks), 0)
     assert torch.equal(images, datamodule.preprocess(stored_images))

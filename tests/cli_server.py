@@ -1,0 +1,47 @@
+"""A warm interpreter that runs `python -m src.<module> args...` in a forked child per request, for the CLI tests.
+
+A fresh interpreter spends about 5 s importing torch, torchvision and Lightning before the CLI does anything;
+the CLI tests start dozens. This server imports them once, then forks for every run: the child is a new process
+(its own exit code, signals, stdout and stderr, files and environment) that runs the module exactly as
+`python -m` does (runpy, as __main__, with sys.argv), and exits through the normal interpreter shutdown.
+
+Protocol, one JSON object per line: request {"module", "args", "env", "stdout", "stderr"} on stdin (the last
+two are file paths the child writes), reply {"returncode"} on stdout (negative: killed by that signal).
+"""
+
+import json
+import os
+import runpy
+import sys
+
+import lightning  # noqa: F401  (the slow imports every run shares)
+import matplotlib.pyplot  # noqa: F401
+import torch
+import torchvision  # noqa: F401
+
+
+def run(request: dict) -> None:
+    """In the forked child: become `python -m src.<module> args` writing to the given files, then exit."""
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    os.environ.update(request["env"])
+    if "OMP_NUM_THREADS" in request["env"]:  # read when torch starts its thread pool, which the parent never did
+        torch.set_num_threads(int(request["env"]["OMP_NUM_THREADS"]))
+    sys.argv = [f"src.{request['module']}", *request["args"]]
+    sys.path[0] = os.getcwd()  # as `python -m` sets it (this script's folder stood there)
+    runpy.run_module(f"src.{request['module']}", run_name="__main__", alter_sys=True)
+    sys.exit(0)  # SystemExit leaves through the interpreter's own shutdown: atexit handlers, flushed streams
+
+
+def serve() -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            run(request)  # never returns: the child exits inside
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+if __name__ == "__main__":
+    serve()
