@@ -30,7 +30,7 @@ class ClassificationTask(Task):
         num_classes: int,
         **options: Any,
     ) -> None:
-        """options: the ones every task shares (see `Task`: scheduler, monitor, channels_last, backbone_lr_scale, ...)."""
+        """options: those every task shares (`Task`: scheduler, monitor, channels_last, backbone_lr_scale, ...)."""
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
             "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
