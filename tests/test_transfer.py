@@ -44,7 +44,9 @@ def cnn() -> ConvNet:
 
 def task(net: nn.Module | None = None, scheduler: str = "none", scale: float = 1.0) -> ClassificationTask:
     optimizer = partial(torch.optim.AdamW, lr=LR)
-    return ClassificationTask(net or cnn(), CCELoss(), optimizer, 10, SCHEDULERS[scheduler], backbone_lr_scale=scale)
+    return ClassificationTask(
+        net or cnn(), CCELoss(), optimizer, 10, scheduler=SCHEDULERS[scheduler], backbone_lr_scale=scale
+    )
 
 
 def trainer(*callbacks: Callback, epochs: int = 2, **kwargs) -> L.Trainer:
