@@ -17,6 +17,8 @@ from src.data import DigitsDataModule
 from src.losses import CCELoss
 from src.models import MLP, ConvNet
 from src.tasks import ClassificationTask
+from src.utils import build
+from tests.conftest import compose_config
 
 LR = 3e-3
 SCHEDULERS = {
@@ -197,3 +199,16 @@ def test_scratch_refuses_a_pretrained_model() -> None:
     pretrained.pretrained = True
     with pytest.raises(ValueError, match=r"transfer=scratch trains from random weights.*model\.weights=null"):
         BackboneTransfer(from_scratch=True).setup(trainer(), task(pretrained), "fit")
+
+
+def test_freeze_turns_augmentation_off_even_where_the_data_config_augments(tmp_path: Path) -> None:
+    data = compose_config("train", "data=cifar10", "transfer=freeze", output_dir=tmp_path).data
+    assert (data.random_crop_padding, data.random_flip, data.random_scale) == (0, False, None)
+
+
+def test_a_pretrained_net_gets_images_in_0_1_and_normalises_them_with_its_weights_statistics(tmp_path: Path) -> None:
+    cfg = compose_config("train", "data=digits", "model=efficientnet_lite0", "model.input_size=32", output_dir=tmp_path)
+    datamodule, module = build(cfg)
+    assert (datamodule.mean, datamodule.std) == ((0.0,), (1.0,))
+    adapter = module.net.backbone[0]
+    assert (adapter.mean, adapter.std, adapter.repeat) == ([0.5] * 3, [0.5] * 3, 3)
