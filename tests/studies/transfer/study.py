@@ -50,7 +50,7 @@ PAIRS = {  # source (None: the model's pretrained weights), target overrides, st
     "pretrained": {
         "source": None,
         "target": ["model=efficientnet_lite0", "model.input_size=48", "data=fashion_mnist", "data.val_size=500",
-                   "+trainer.limit_test_batches=63"],  # the first 2,016 test images: Lite0 is slow on a CPU
+                   "++trainer.limit_test_batches=63"],  # the first 2,016 test images: Lite0 is slow on a CPU
         "strategies": {"freeze": ["model.weights=package"], "finetune": ["model.weights=package"],
                        "gradual": ["model.weights=package"], "scratch": []},
         "images": 59_500, "batch": 32, "epochs": 3, "epoch_steps": 20,
