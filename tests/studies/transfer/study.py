@@ -72,8 +72,10 @@ def train(overrides: list[str], multirun: bool = False) -> None:
         sys.exit(f"failed: {' '.join(command[1:])}\n{result.stderr[-3000:]}")
 
 
-def target_sweeps(pair: str, out: Path, checkpoints: dict[str, Path]) -> list[list[str]]:
-    """One multirun per fraction and set of extra overrides: strategies x seeds, a subdirectory each."""
+def target_sweeps(pair: str, out: Path, checkpoints: dict[str, Path]) -> list[list[list[str]]]:
+    """Per fraction, the multiruns to run one after the other in its sweep directory (one per set of extra
+    overrides: strategies x seeds, a subdirectory each). One after the other: a sweep's summary fails it when
+    a job in its directory has not completed, which another sweep's running job would look like."""
     spec = PAIRS[pair]
     source = [f"transfer.source_ckpt={checkpoints[spec['source']]}"] if spec["source"] else []
     sweeps = []
@@ -89,7 +91,7 @@ def target_sweeps(pair: str, out: Path, checkpoints: dict[str, Path]) -> list[li
         by_extra: dict[tuple[str, ...], list[str]] = {}
         for strategy, extra in spec["strategies"].items():
             by_extra.setdefault(tuple(extra), []).append(strategy)
-        sweeps += [[*common, *extra, f"transfer={','.join(group)}"] for extra, group in by_extra.items()]
+        sweeps.append([[*common, *extra, f"transfer={','.join(group)}"] for extra, group in by_extra.items()])
     return sweeps
 
 
@@ -119,8 +121,8 @@ def main() -> None:
             ]
             list(pool.map(train, runs))
             # The slowest pair first, so that the two workers finish together.
-            sweeps = [sweep for pair in reversed(PAIRS) for sweep in target_sweeps(pair, args.out, checkpoints)]
-            list(pool.map(lambda sweep: train(sweep, multirun=True), sweeps))
+            fractions = [sweeps for pair in reversed(PAIRS) for sweeps in target_sweeps(pair, args.out, checkpoints)]
+            list(pool.map(lambda sweeps: [train(sweep, multirun=True) for sweep in sweeps], fractions))
         train(epoch_times(args.out, checkpoints), multirun=True)  # alone, so that the timing is not shared
     minutes = None if args.report_only else (time.monotonic() - start) / 60
     report.write(args.out, args.results, minutes)

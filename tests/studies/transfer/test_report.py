@@ -66,7 +66,7 @@ def test_every_fraction_trains_the_same_epochs_with_few_steps_for_little_data() 
 def test_the_sweeps_cover_every_pair_strategy_and_fraction(tmp_path: Path) -> None:
     checkpoints = {name: tmp_path / f"{name}.ckpt" for name in study.SOURCES}
     for pair, spec in study.PAIRS.items():
-        sweeps = study.target_sweeps(pair, tmp_path, checkpoints)
+        sweeps = [sweep for fraction in study.target_sweeps(pair, tmp_path, checkpoints) for sweep in fraction]
         runs = {
             (f, s)
             for sweep in sweeps
