@@ -24,9 +24,9 @@ class Task(LightningModule):
     """Trains `net` with `loss(logits, targets)`; subclasses say what the net must output and how it is scored.
 
     `metrics` (given by the subclass): torchmetrics updated with (predictions, targets), cloned per stage.
-    Logs `train/loss` per step; per epoch `{stage}/loss` and the metrics' values as `{stage}/<name>`,
-    computed over the whole split (under DDP, over every rank); after each validation epoch the best value
-    of `monitor` so far as `{monitor}_best` and as TensorBoard's `hp_metric`.
+    Logs `train/loss` every `trainer.log_every_n_steps` steps; per epoch `{stage}/loss` and the metrics'
+    values as `{stage}/<name>`, computed over the whole split (under DDP, over every rank); after each
+    validation epoch the best value of `monitor` so far as `{monitor}_best` and as TensorBoard's `hp_metric`.
 
     channels_last: keep the net's weights in NHWC (faster convolutions on CPU and GPU). compile: `torch.compile` the
     net in place.
@@ -137,26 +137,29 @@ class Task(LightningModule):
         images, targets = batch
         logits = self(images)
         loss = self.loss(logits, targets)
-        # train/loss per step (its epoch mean, like every stage's, comes from `{stage}_loss_mean`); the parts of a
-        # WeightedSumLoss per training step, and averaged over the epoch (and ranks) for val and test.
-        train = stage == "train"
-        if train:
-            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
-        for term, value in getattr(self.loss, "last_terms", {}).items():
-            self.log(f"{stage}/loss_{term}", value, on_step=train, on_epoch=not train, sync_dist=not train)
+        if stage != "train":  # the parts of a WeightedSumLoss, averaged over the epoch (and ranks)
+            for term, value in getattr(self.loss, "last_terms", {}).items():
+                self.log(f"{stage}/loss_{term}", value, on_step=False, on_epoch=True, sync_dist=True)
         predictions = self.predict(logits.detach())
+        # Every stage's epoch mean of the loss comes from here, its metrics from torchmetrics.
         getattr(self, f"{stage}_loss_mean").update(loss.detach(), len(images))
         getattr(self, f"{stage}_metrics").update(predictions, targets)
         return {"loss": loss, "preds": predictions}
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")["loss"]
-        # Checked at the logging cadence: a check every step would stall an accelerator on a sync.
+        # Checked at the logging cadence (and on the first step): a check every step would stall an accelerator.
         if batch_idx % self.trainer.log_every_n_steps == 0 and not torch.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss is {loss.item()} at step {self.global_step}; lower optimizer.lr, "
                 "or try trainer.gradient_clip_val=1.0 or trainer.precision=32-true"
             )
+        # Logged only on the steps whose values reach the loggers (Lightning's LearningRateMonitor asks the same):
+        # each self.log costs about a millisecond of bookkeeping, a third of a small net's whole step.
+        if self.trainer._logger_connector.should_update_logs:
+            self.log("train/loss", loss, prog_bar=True)
+            for term, value in getattr(self.loss, "last_terms", {}).items():
+                self.log(f"train/loss_{term}", value)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
