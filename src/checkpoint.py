@@ -5,9 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn as nn
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch import LightningModule
 from omegaconf import OmegaConf
+
+from src.models.weights import state_mismatch
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -47,30 +49,26 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
 
 
-def check_fits(path: str | Path, task: LightningModule, state: dict[str, Any]) -> None:
-    """Raise one line naming the first tensor of `state` (a checkpoint's state dict) that `task` cannot take."""
-    expected = task.state_dict()
-    for key, tensor in expected.items():
-        found = state.get(key)
-        if found is None or found.shape != tensor.shape:
-            got = "missing" if found is None else f"shaped {tuple(found.shape)}"
-            raise ValueError(
-                f"{path} does not fit this model: {key} is {got} in the checkpoint, {tuple(tensor.shape)} here; "
-                f"{_training_overrides_hint(Path(path))}"
-            )
-    if unexpected := sorted(set(state) - set(expected)):
-        raise ValueError(
-            f"{path} does not fit this model: it has {unexpected[0]}, which the model lacks; "
-            f"{_training_overrides_hint(Path(path))}"
-        )
+def check_fits(path: str | Path, task: nn.Module, state: dict[str, Any], prefix: str = "") -> None:
+    """Raise one line naming the first tensor of `state` (a checkpoint's state dict) that `task` cannot take.
+
+    prefix: where `task` sits in the checkpointed module (its keys in `state` lack it); named in the message.
+    """
+    if mismatch := state_mismatch(state, task.state_dict(), "in the checkpoint", prefix):
+        raise ValueError(f"{path} does not fit this model: {mismatch}; {_training_overrides_hint(Path(path))}")
 
 
-def load_checkpoint(path: str | Path, task: LightningModule) -> None:
-    """Load a checkpoint's weights into `task` after checking that every tensor fits."""
+def load_checkpoint(path: str | Path, task: nn.Module, prefix: str = "") -> None:
+    """Load a checkpoint's weights into `task` after checking that every tensor fits.
+
+    With `prefix`, only the tensors under it go into `task`, a part of the checkpointed module:
+    `load_checkpoint(path, task.net.backbone, prefix="net.backbone.")`.
+    """
     state = read_checkpoint(path).get("state_dict")
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a Lightning checkpoint: it has no state_dict")
-    check_fits(path, task, state)
+    state = {key[len(prefix) :]: tensor for key, tensor in state.items() if key.startswith(prefix)}
+    check_fits(path, task, state, prefix)
     task.load_state_dict(state)
 
 

@@ -40,6 +40,10 @@ def build(cfg: DictConfig) -> tuple[LightningDataModule, Task]:
             "drop the task override: the data config chooses its task"
         )
     task.check_fits(datamodule, names)
+    if getattr(task.net, "normalizes_input", False):
+        # A pretrained net normalises with its weights' statistics itself (after adapting channels), so the
+        # data module hands it images in [0, 1] instead of normalising with the data set's.
+        datamodule.mean, datamodule.std = (0.0,) * datamodule.in_channels, (1.0,) * datamodule.in_channels
     return datamodule, task
 
 

@@ -12,6 +12,7 @@ from tests.conftest import CONF, run_cli, write_mnist_like
 SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
          "trainer.limit_test_batches=2", "trainer.log_every_n_steps=1"]  # fmt: skip
 SEGMENTATION_MODELS = ["unet", "cnn_fpn", "timm_fpn"]
+PRETRAINED_MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_lite0"]  # random weights here: no download
 
 
 def image_tags(run: Path) -> set[str]:
@@ -21,7 +22,7 @@ def image_tags(run: Path) -> set[str]:
 
 
 def test_every_model_option_is_tested_here() -> None:
-    classification = {"mlp", "cnn"}
+    classification = {"mlp", "cnn", *PRETRAINED_MODELS}
     assert classification | set(SEGMENTATION_MODELS) == {path.stem for path in (CONF / "model").glob("*.yaml")}
 
 
@@ -32,6 +33,15 @@ def test_classifiers_train_and_write_checkpoints_and_pictures(tmp_path: Path) ->
         tags = image_tags(tmp_path / job)
         assert {"val/predictions", "test/confusion_matrix"} <= tags
         assert ("val/conv1_kernels" in tags) == conv  # an MLP has no kernels to show
+
+
+def test_pretrained_classifiers_train_on_grey_images_and_write_checkpoints(tmp_path: Path) -> None:
+    run_cli("train", "-m", "data=digits", f"model={','.join(PRETRAINED_MODELS)}", "++model.input_size=32", *SHORT,
+            f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    for number, model in enumerate(PRETRAINED_MODELS):
+        job = tmp_path / f"{number}_model={model}"
+        assert (job / "checkpoints" / "best.ckpt").is_file()
+        assert "val/predictions" in image_tags(job)
 
 
 def test_segmenters_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> None:

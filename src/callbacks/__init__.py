@@ -1,4 +1,5 @@
 from src.callbacks.classification_images import ClassificationImages
 from src.callbacks.segmentation_images import SegmentationImages
+from src.callbacks.transfer import BackboneTransfer
 
-__all__ = ["ClassificationImages", "SegmentationImages"]
+__all__ = ["BackboneTransfer", "ClassificationImages", "SegmentationImages"]

@@ -34,6 +34,8 @@ class Task(LightningModule):
     optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
     that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
     optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval`.
+    backbone_lr_scale: the backbone learns at this fraction of the learning rate (fine-tuning keeps what it
+    learnt on the source); other than 1, the optimiser gets two parameter groups, "head" and "backbone".
     """
 
     name: ClassVar[str]
@@ -49,10 +51,15 @@ class Task(LightningModule):
         monitor_mode: str = "min",
         channels_last: bool = False,
         compile: bool = False,
+        backbone_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if monitor_mode not in ("min", "max"):
             raise ValueError(f"monitor_mode must be 'min' or 'max', got {monitor_mode!r}")
+        if not backbone_lr_scale > 0:
+            raise ValueError(
+                f"task.backbone_lr_scale must be > 0, got {backbone_lr_scale}; freeze with transfer=freeze"
+            )
         if channels_last:  # convolutions then run in NHWC, oneDNN's and cuDNN's fast layout; inputs follow
             net = net.to(memory_format=torch.channels_last)
         if compile:  # in place, so that state-dict keys (and checkpoints) stay those of the plain net
@@ -65,6 +72,7 @@ class Task(LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
         self.monitor = monitor
+        self.backbone_lr_scale = backbone_lr_scale
         metrics = MetricCollection(dict(metrics))
         for stage in STAGES:  # train_metrics, val_metrics, test_metrics; train_loss_mean, ...
             setattr(self, f"{stage}_metrics", metrics.clone())
@@ -203,12 +211,39 @@ class Task(LightningModule):
             torch.cuda.set_rng_state_all(states["cuda"])
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
-        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
+        optimizer = self.optimizer_factory(self._parameter_groups())
+        for group in optimizer.param_groups:
+            group["lr"] *= group.get("lr_scale", 1.0)
         if not self.scheduler_config:
             return optimizer
         factory = self.scheduler_config["scheduler"]
-        scheduler = factory(optimizer, **self._run_length(factory, self.scheduler_config.get("interval", "epoch")))
+        length = self._run_length(factory, self.scheduler_config.get("interval", "epoch"))
+        scheduler = factory(optimizer, **length, **self._scaled_peaks(factory, optimizer))
         return {"optimizer": optimizer, "lr_scheduler": {**self.scheduler_config, "scheduler": scheduler}}
+
+    def _parameter_groups(self) -> list[nn.Parameter] | list[dict[str, Any]]:
+        """The parameters that require gradients; the backbone's in a group of their own when it learns at a
+        scaled rate. Frozen ones join too when a callback freezes them later (gradual unfreezing): they get no
+        gradient, so the optimiser skips them, and the scheduler sees the same groups all run.
+        """
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.backbone_lr_scale == 1.0:
+            return trainable
+        in_backbone = {id(p) for p in self.backbone.parameters()}
+        groups = [
+            {"name": "head", "params": [p for p in trainable if id(p) not in in_backbone]},
+            {"name": "backbone", "params": [p for p in trainable if id(p) in in_backbone],
+             "lr_scale": self.backbone_lr_scale},
+        ]  # fmt: skip
+        return [group for group in groups if group["params"]]
+
+    @staticmethod
+    def _scaled_peaks(factory: Callable, optimizer: Optimizer) -> dict[str, list[float]]:
+        """OneCycleLR's one `max_lr` would set every group's peak alike: give each group its scaled share."""
+        peak = getattr(factory, "keywords", {}).get("max_lr")
+        if not isinstance(peak, int | float) or len(optimizer.param_groups) == 1:
+            return {}
+        return {"max_lr": [peak * group.get("lr_scale", 1.0) for group in optimizer.param_groups]}
 
     def _run_length(self, factory: Callable, interval: str) -> dict[str, int]:
         """The run's length in the scheduler's steps, for each length argument the config leaves null."""

@@ -30,7 +30,7 @@ class ClassificationTask(Task):
         num_classes: int,
         **options: Any,
     ) -> None:
-        """options: the shared ones of `Task` (scheduler, monitor, monitor_mode, channels_last, compile)."""
+        """options: those every task shares (`Task`: scheduler, monitor, channels_last, backbone_lr_scale, ...)."""
         metrics = {
             # torchmetrics' default average, macro, would make `acc` the balanced accuracy.
             "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
