@@ -58,6 +58,7 @@ def job_row(job: Path) -> dict[str, Any]:
     # Whole-split test metrics; per-class ones (test/iou/<class>) stay in each job's metrics.json.
     row |= {key: value for key, value in _read_json(job / "metrics.json").items() if key.count("/") == 1}
     row["epochs"] = status.get("epochs", "")
+    row["fit time (s)"] = status.get("fit_seconds", "")
     if "started" in status and state != "running":
         seconds = datetime.strptime(status["time"], TIME) - datetime.strptime(status["started"], TIME)
         row["wall time (s)"] = int(seconds.total_seconds())

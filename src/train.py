@@ -6,6 +6,7 @@ Returns the best value of the monitored metric (the task config's `monitor`), wh
 """
 
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -37,7 +38,9 @@ def main(cfg: DictConfig) -> float | None:
         check_fits(resume_from, task, read_checkpoint(resume_from)["state_dict"])
     trainer = build_trainer(cfg)
     write_status(cfg.paths.output_dir, "running")
+    started = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    fit_seconds = round(time.monotonic() - started, 1)  # data set-up, training, validation and its pictures
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint else ""
     # The best value of the monitored metric, which sweepers optimise; the last one when nothing was saved.
@@ -56,7 +59,10 @@ def main(cfg: DictConfig) -> float | None:
         logger.log_hyperparams(
             run_hparams(cfg), **({"metrics": scores} if isinstance(logger, TensorBoardLogger) else {})
         )
-    write_status(cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch)
+    write_status(
+        cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch,
+        fit_seconds=fit_seconds,
+    )  # fmt: skip
     if trainer.is_global_zero:
         print(f"run directory: {cfg.paths.output_dir} (tensorboard --logdir outputs)")
     return monitored

@@ -56,14 +56,14 @@ def test_segmenters_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> 
 
 
 def test_debug_options_run(tmp_path: Path) -> None:
-    run_cli("train", "-m", "data=digits", "model=mlp", "debug=overfit,limit", "trainer.max_epochs=3",
+    run_cli("train", "-m", "data=digits", "model=mlp", "debug=overfit,limit", "trainer.max_epochs=2",
             f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     events = EventAccumulator(str(tmp_path / "0_debug=overfit" / "tensorboard"))
     events.Reload()
     losses = [event.value for event in events.Scalars("train/loss")]
     assert losses[-1] < losses[0]  # four batches, seen again and again
     status = json.loads((tmp_path / "1_debug=limit" / "status.json").read_text())
-    assert status["status"] == "completed" and status["epochs"] == 3
+    assert status["status"] == "completed" and status["epochs"] == 2
 
 
 def test_early_stopping_csv_logger_and_no_test_run(tmp_path: Path) -> None:

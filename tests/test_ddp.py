@@ -11,6 +11,8 @@ import torch
 from src.data import DigitsDataModule
 from tests.conftest import run_cli
 
+DDP_SWEEP = ["-m", "trainer=ddp_cpu", "data=digits", "debug=fdr", "trainer.devices=2"]
+
 
 def digits_on_rank(rank: int, world: int = 2, batch_size: int = 16) -> DigitsDataModule:
     datamodule = DigitsDataModule(batch_size=batch_size, val_size=180, test_size=357, seed=0, num_classes=10,
@@ -54,13 +56,17 @@ def test_ddp_on_two_cpu_processes_writes_one_run_whose_test_metrics_equal_a_one_
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == pytest.approx(trained, abs=1e-6)
 
 
-def test_a_sweep_refuses_ddp_that_would_re_run_it_and_runs_ddp_spawn(tmp_path: Path) -> None:
-    common = ["-m", "trainer=ddp_cpu", "data=digits", "model=mlp", "debug=fdr", "trainer.devices=2"]
-    refused = run_cli("train", *common, f"hydra.sweep.dir={tmp_path / 'ddp'}", check=False)
-    assert refused.returncode == 1 and refused.stderr.count("Launching") == 0
-    assert "under -m would re-run the whole sweep; in a sweep use trainer.strategy=ddp_spawn" in refused.stderr
-    run_cli("train", *common, "trainer.strategy=ddp_spawn", f"hydra.sweep.dir={tmp_path / 'spawn'}")
-    assert json.loads((tmp_path / "spawn" / "0_defaults" / "status.json").read_text())["status"] == "completed"
+def test_a_sweep_refuses_ddp_that_would_re_run_it(tmp_path: Path) -> None:
+    result = run_cli("train", *DDP_SWEEP, "model=mlp", f"hydra.sweep.dir={tmp_path}", check=False)
+    assert result.returncode == 1 and result.stderr.count("Launching") == 0
+    assert "under -m would re-run the whole sweep; in a sweep use trainer.strategy=ddp_spawn" in result.stderr
+
+
+@pytest.mark.slow  # three more interpreters start (the sweep's and two spawned processes): `make test-slow`
+def test_a_sweep_runs_ddp_spawn_with_each_jobs_processes_its_own(tmp_path: Path) -> None:
+    run_cli("train", *DDP_SWEEP, "model=mlp,cnn", "trainer.strategy=ddp_spawn", f"hydra.sweep.dir={tmp_path}")
+    for job in ("0_model=mlp", "1_model=cnn"):
+        assert json.loads((tmp_path / job / "status.json").read_text())["status"] == "completed"
 
 
 def test_bf16_autocast_trains_on_the_cpu(tmp_path: Path) -> None:
