@@ -9,6 +9,7 @@ Protocol, one JSON object per line: request {"module", "args", "env", "stdout", 
 two are file paths the child writes), reply {"returncode"} on stdout (negative: killed by that signal).
 """
 
+import importlib
 import json
 import os
 import runpy
@@ -18,6 +19,11 @@ import lightning  # noqa: F401  (the slow imports every run shares)
 import matplotlib.pyplot  # noqa: F401
 import torch
 import torchvision  # noqa: F401
+from hydra.core.plugins import Plugins
+
+# The project's own modules too, with Hydra's plugin scan in serve(): another 0.2 s a run.
+for module in ("callbacks", "data", "eval", "losses", "models", "tasks", "train"):
+    importlib.import_module(f"src.{module}")
 
 
 def run(request: dict) -> None:
@@ -34,6 +40,7 @@ def run(request: dict) -> None:
 
 
 def serve() -> None:
+    Plugins.instance()  # discovers the sweeper and launcher plugins once
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
