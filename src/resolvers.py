@@ -67,11 +67,16 @@ def job_label() -> str:
     hydra = HydraConfig.get()
     recorded = Path(hydra.sweep.dir) / "multirun.yaml"
     command = OmegaConf.load(recorded).hydra.overrides.task if recorded.is_file() else sys.argv[1:]
-    given = OverridesParser.create().parse_overrides([str(a) for a in command if "=" in a and not a.startswith("-")])
+    given = OverridesParser.create().parse_overrides([str(a) for a in command if _is_override(str(a))])
     common = {o.key_or_group for o in given if not o.is_sweep_override()}
     job = named_overrides(hydra.overrides.task)
     differing = [o for o in job if o.split("=", 1)[0].lstrip("+~") not in common]
     return _short(differing) or "defaults"
+
+
+def _is_override(argument: str) -> bool:
+    """key=value, +key=value, or a deletion ~key (no value); not a flag such as -m."""
+    return not argument.startswith("-") and ("=" in argument or argument.startswith("~"))
 
 
 for name, resolver in (("class_count", class_count), ("run_label", run_label), ("job_label", job_label)):

@@ -86,7 +86,7 @@ def summarize(sweep: str | Path) -> list[dict[str, Any]]:
 
 def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def cell(value: Any) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
+        return f"{value:.4g}" if isinstance(value, float) else str(value).replace("|", "\\|")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(column, "")) for column in columns) + " |" for row in rows]

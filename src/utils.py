@@ -78,7 +78,7 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
         raise ValueError(
             f"trainer.strategy={cfg.trainer.strategy} starts its other processes by re-running this command, which "
             "under -m would re-run the whole sweep; in a sweep use trainer.strategy=ddp_spawn (each job's processes "
-            "belong to that job) or hydra/launcher=submitit_slurm (one task per GPU)"
+            "belong to that job) or hydra/launcher=slurm (one SLURM task per GPU)"
         )
     cores = os.cpu_count() or 1
     if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:

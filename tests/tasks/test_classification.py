@@ -36,9 +36,9 @@ class RecordValAcc(Callback):
     def __init__(self) -> None:
         self.history: list[float] = []
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self.history.append(float(module.val_metrics["acc"].compute()))
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:  # after the task logged the epoch's values
+            self.history.append(float(trainer.callback_metrics["val/acc"]))
 
 
 def test_hp_metric_is_the_best_validation_accuracy_so_far() -> None:
@@ -123,3 +123,15 @@ def test_a_loss_that_cannot_score_the_tasks_outputs_is_refused_before_any_data_l
                        r"softmax needs C >= 2 classes"):  # fmt: skip
         binary.check_fits(digits(), NAMES)
     task(DiceLoss()).check_fits(digits(), NAMES)  # Dice scores class probabilities: it fits
+
+
+def test_epoch_metrics_and_loss_cover_every_sample_of_the_split_once() -> None:
+    L.seed_everything(0)
+    run, module, data = trainer(max_epochs=1, num_sanity_val_steps=0), task(), digits()
+    run.fit(module, datamodule=data)  # 180 validation images: batches of 64, 64 and 52, queued then scored
+    images, labels = data.splits["val"].tensors[:2]
+    with torch.no_grad():
+        logits = module.eval()(data.preprocess(images))
+    assert float(run.callback_metrics["val/acc"]) == pytest.approx(float((logits.argmax(1) == labels).float().mean()))
+    loss = nn.functional.cross_entropy(logits, labels.long())
+    assert float(run.callback_metrics["val/loss"]) == pytest.approx(float(loss), rel=1e-5)
