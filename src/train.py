@@ -59,6 +59,7 @@ def main(cfg: DictConfig) -> float | None:
         logger.log_hyperparams(
             run_hparams(cfg), **({"metrics": scores} if isinstance(logger, TensorBoardLogger) else {})
         )
+        logger.finalize("success")  # written now: after Lightning's own finalize, only a close would flush it
     write_status(
         cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch,
         fit_seconds=fit_seconds,
