@@ -1,6 +1,7 @@
 """Checkpoints: written atomically, read back as tensors only, checked against the model before use."""
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A Lightning checkpoint's contents, tensors and plain data only (weights_only): never code."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # torch's text suggests weights_only=False: the one thing not to do
+        lines = str(error).split("WeightsUnpickler error:")[-1].splitlines()
+        detail = next((line.strip() for line in lines if line.strip()), "")
+        raise ValueError(
+            f"{path} is not a readable Lightning checkpoint (UnpicklingError: {detail}): it is not made of "
+            "tensors and plain data alone, all that is ever loaded; pass a checkpoint that src.train wrote"
+        ) from None
     except Exception as error:  # any failure here means the file is not one of our checkpoints
-        raise ValueError(f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {error})") from None
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {first_line})"
+        ) from None
 
 
 def check_fits(path: str | Path, task: nn.Module, state: dict[str, Any], prefix: str = "") -> None:
