@@ -54,7 +54,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "tensors and plain data alone, all that is ever loaded; pass a checkpoint that src.train wrote"
         ) from None
     except Exception as error:  # any failure here means the file is not one of our checkpoints
-        first_line = str(error).splitlines()[0] if str(error) else ""
+        first_line = (str(error).splitlines() or [""])[0]
         raise ValueError(
             f"{path} is not a readable Lightning checkpoint ({type(error).__name__}: {first_line})"
         ) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -70,8 +71,6 @@ def resume_arguments(argv: list[str]) -> list[str]:
 def check_output_dirs(argv: list[str]) -> None:
     """Create hydra.run.dir / hydra.sweep.dir as Hydra would, but refuse one that cannot be created in one line
     (Hydra would print a traceback)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     given = [arg for arg in argv[1:] if arg.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) and "${" not in arg]
     for override in OverridesParser.create().parse_overrides(given):  # Lightning's DDP quotes the value
         try:
