@@ -13,9 +13,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from src.cli import report_errors
-from src.config_check import check_config
-from src.runs import check_output_dirs, eval_arguments, with_saved_run, write_status
+from src.run.config_check import check_config
+from src.run.directories import check_output_dirs, eval_arguments, with_saved_run, write_status
+from src.run.errors import report_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
@@ -32,8 +32,8 @@ def main(cfg: DictConfig) -> dict[str, float]:
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
 
-    from src.checkpoint import load_checkpoint
-    from src.utils import build, build_trainer, save_metrics
+    from src.run.build import build, build_trainer, save_metrics
+    from src.run.checkpoints import load_checkpoint
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)

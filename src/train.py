@@ -12,9 +12,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from src.cli import report_errors
-from src.config_check import check_config
-from src.runs import check_output_dirs, resume_arguments, threads_per_job, write_status
+from src.run.config_check import check_config
+from src.run.directories import check_output_dirs, resume_arguments, threads_per_job, write_status
+from src.run.errors import report_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -26,8 +26,8 @@ def main(cfg: DictConfig) -> float | None:
     import torch
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from src.checkpoint import check_fits, read_checkpoint
-    from src.utils import build, build_trainer, run_hparams, save_metrics
+    from src.run.build import build, build_trainer, run_hparams, save_metrics
+    from src.run.checkpoints import check_fits, read_checkpoint
 
     if threads := threads_per_job():
         torch.set_num_threads(threads)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from hydra.errors import InstantiationException
 
-from src.checkpoint import load_checkpoint
-from src.cli import report_errors
 from src.losses import CCELoss
 from src.models import MLP
+from src.run.checkpoints import load_checkpoint
+from src.run.errors import report_errors
 from src.tasks import ClassificationTask
 from tests.conftest import run_cli, write_cifar10, write_mnist_like
 

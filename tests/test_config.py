@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from lightning.pytorch import Trainer
 from omegaconf import OmegaConf
 
-from src.utils import build, build_trainer
+from src.run.build import build, build_trainer
 from tests.conftest import CONF, compose_config
 
 # `task` is no free choice: each data config picks its own (tested below with the data configs).

@@ -16,8 +16,8 @@ from src.callbacks import BackboneTransfer
 from src.data import DigitsDataModule
 from src.losses import CCELoss
 from src.models import MLP, ConvNet
+from src.run.build import build
 from src.tasks import ClassificationTask
-from src.utils import build
 from tests.conftest import compose_config
 
 LR = 3e-3

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from src.checkpoint import load_checkpoint
+from src.run.checkpoints import load_checkpoint
 
 
 class BackboneTransfer(Callback):

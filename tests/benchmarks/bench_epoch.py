@@ -22,7 +22,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch.callbacks import Timer
 
-from src.utils import build, build_trainer
+from src.run.build import build, build_trainer
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -13,7 +13,7 @@ from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from src.runs import CONF
+from src.run.directories import CONF
 
 # key pattern -> (what is allowed, test). Keys not listed are checked for their type only.
 RANGES: dict[str, tuple[str, Callable[[object], bool]]] = {

@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from src.runs import started_here, write_status
+from src.run.directories import started_here, write_status
 
 # Mistakes a user can make in a config or on disk (OSError: a full disk, a folder one may not write to).
 USER_ERRORS: tuple[type[BaseException], ...] = (
