@@ -34,7 +34,8 @@ def compose_config(name: str, *overrides: str, output_dir: Path | str = "/nonexi
 
 
 def loss_options() -> list[str]:
-    return sorted(path.stem for path in (CONF / "loss").glob("*.yaml"))
+    """The loss configs that score logits against targets: all but `elbo`, which scores a VAE's output."""
+    return sorted(path.stem for path in (CONF / "loss").glob("*.yaml") if path.stem != "elbo")
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:

@@ -5,6 +5,7 @@ from src.data.digits import DigitsDataModule
 from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
 from src.data.folder import FolderDataModule
+from src.data.generative import GenerativeFashionMNIST, GenerativeImages, GenerativeMNIST
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from src.data.photos import OxfordPetsDataModule, VOCDataModule
 from src.data.segmentation import SegmentationDataModule
@@ -17,6 +18,9 @@ __all__ = [
     "FashionMNISTDataModule",
     "FashionSegDataModule",
     "FolderDataModule",
+    "GenerativeFashionMNIST",
+    "GenerativeImages",
+    "GenerativeMNIST",
     "InMemoryDataModule",
     "InMemoryDataset",
     "MNISTDataModule",

@@ -1,10 +1,13 @@
-"""Losses on raw network outputs: ``loss(logits, target)`` for classification, segmentation, regression."""
+"""Losses on raw network outputs: ``loss(logits, target)`` for classification, segmentation, regression; the
+negative ELBO ``loss(vae_output, images)`` for VAEs."""
 
 from src.losses.combine import WeightedSumLoss
+from src.losses.elbo import LIKELIHOODS, NegativeELBO, importance_weighted_nll
 from src.losses.functional import (
     bce_loss,
     cce_loss,
     dice_loss,
+    gaussian_kl,
     hinge_loss,
     jaccard_loss,
     kl_loss,
@@ -24,6 +27,7 @@ from src.losses.modules import (
 )
 
 __all__ = [
+    "LIKELIHOODS",
     "LOSSES",
     "BCELoss",
     "CCELoss",
@@ -32,11 +36,14 @@ __all__ = [
     "JaccardLoss",
     "KLLoss",
     "MSELoss",
+    "NegativeELBO",
     "WeightedSumLoss",
     "bce_loss",
     "cce_loss",
     "dice_loss",
+    "gaussian_kl",
     "hinge_loss",
+    "importance_weighted_nll",
     "jaccard_loss",
     "kl_loss",
     "mse_loss",

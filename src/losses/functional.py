@@ -201,6 +201,16 @@ def kl_loss(
     return masked_mean(kl, valid) * logits.shape[1]  # mean over outputs * C = sum over classes
 
 
+def gaussian_kl(mean: Tensor, log_var: Tensor) -> Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, 1)) per dimension, in closed form: (mean^2 + var - 1 - log_var) / 2.
+
+    mean, log_var (N, L) -> (N, L) in nats: the KL term of a VAE with a diagonal Gaussian posterior and a
+    standard normal prior, left unreduced so that the ELBO can sum it over dimensions and free bits can clamp it
+    per dimension.
+    """
+    return 0.5 * (mean.square() + log_var.exp() - 1 - log_var)
+
+
 def soft_dice_score(
     probs: Tensor, target: Tensor, smooth: float = 0.0, eps: float = 1e-7, dims: tuple[int, ...] = (0, 2)
 ) -> Tensor:

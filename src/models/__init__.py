@@ -5,9 +5,12 @@ from src.models.encoders import CNNEncoder, TimmEncoder
 from src.models.mlp import MLP
 from src.models.segmenter import EncoderDecoder
 from src.models.unet import UNet
+from src.models.vae import VAE, VAEMLP, VAEConv, VAEOutput
 
 __all__ = [
     "MLP",
+    "VAE",
+    "VAEMLP",
     "CNNEncoder",
     "Classifier",
     "ConvNet",
@@ -18,4 +21,6 @@ __all__ = [
     "TimmEncoder",
     "TorchvisionClassifier",
     "UNet",
+    "VAEConv",
+    "VAEOutput",
 ]

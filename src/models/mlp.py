@@ -28,12 +28,21 @@ class MLP(Classifier):
         if any(size <= 0 for size in hidden_sizes):
             raise ValueError(f"model.hidden_sizes must be positive, got {list(hidden_sizes)}")
         height, width = image_size
-        layers: list[nn.Module] = [nn.Flatten()]  # (B, C, H, W) -> (B, C*H*W)
         width_in = in_channels * height * width
-        for size in hidden_sizes:
-            layers.append(nn.Linear(width_in, size, bias=not batch_norm))
-            layers += [nn.BatchNorm1d(size)] if batch_norm else []
-            layers += [activation_layer(activation), nn.Dropout(dropout)]
-            width_in = size
+        layers = [nn.Flatten(), *dense_blocks(width_in, hidden_sizes, activation, dropout, batch_norm)]
         # The last hidden block's dropout already regularises the head's input.
-        super().__init__(nn.Sequential(*layers), num_features=width_in, num_classes=num_classes)
+        width_out = hidden_sizes[-1] if hidden_sizes else width_in
+        super().__init__(nn.Sequential(*layers), num_features=width_out, num_classes=num_classes)
+
+
+def dense_blocks(
+    width_in: int, hidden_sizes: Sequence[int], activation: str, dropout: float = 0.0, batch_norm: bool = False
+) -> list[nn.Module]:
+    """[Linear -> BatchNorm -> activation -> Dropout] per hidden size: (B, width_in) -> (B, hidden_sizes[-1])."""
+    layers: list[nn.Module] = []
+    for size in hidden_sizes:
+        layers.append(nn.Linear(width_in, size, bias=not batch_norm))
+        layers += [nn.BatchNorm1d(size)] if batch_norm else []
+        layers += [activation_layer(activation), nn.Dropout(dropout)]
+        width_in = size
+    return layers

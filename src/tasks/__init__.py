@@ -2,6 +2,7 @@
 
 from src.tasks.base import Task
 from src.tasks.classification import ClassificationTask
+from src.tasks.generative import ELBOParts, GenerativeTask
 from src.tasks.segmentation import SegmentationScores, SegmentationTask
 
-__all__ = ["ClassificationTask", "SegmentationScores", "SegmentationTask", "Task"]
+__all__ = ["ClassificationTask", "ELBOParts", "GenerativeTask", "SegmentationScores", "SegmentationTask", "Task"]
