@@ -60,7 +60,7 @@ class GenerativeImages(Callback):
             writer.add_image("val/manifold", self._manifold(task), step)
         count = self.projector_samples
         metadata = [names[label] for label in labels[:count].tolist()]
-        writer.add_embedding(means[:count].cpu(), metadata, images[:count].cpu(), step, tag="val/latent_means")
+        writer.add_embedding(means[:count].cpu(), metadata, images[:count].cpu(), step, tag="latent_means")
 
     @staticmethod
     def _images(trainer: Trainer, task: LightningModule, split: str, count: int) -> tuple[Tensor, Tensor]:
