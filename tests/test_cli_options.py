@@ -13,6 +13,7 @@ SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit
          "trainer.limit_test_batches=2", "trainer.log_every_n_steps=1"]  # fmt: skip
 SEGMENTATION_MODELS = ["unet", "cnn_fpn", "timm_fpn"]
 PRETRAINED_MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_lite0"]  # random weights here: no download
+GENERATIVE_MODELS = ["vae_mlp", "vae_conv"]
 
 
 def image_tags(run: Path) -> set[str]:
@@ -23,7 +24,8 @@ def image_tags(run: Path) -> set[str]:
 
 def test_every_model_option_is_tested_here() -> None:
     classification = {"mlp", "cnn", *PRETRAINED_MODELS}
-    assert classification | set(SEGMENTATION_MODELS) == {path.stem for path in (CONF / "model").glob("*.yaml")}
+    tested = classification | set(SEGMENTATION_MODELS) | set(GENERATIVE_MODELS)
+    assert tested == {path.stem for path in (CONF / "model").glob("*.yaml")}
 
 
 def test_classifiers_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> None:
@@ -53,6 +55,16 @@ def test_segmenters_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> 
         job = tmp_path / "sweep" / f"{number}_model={model}"
         assert (job / "checkpoints" / "best.ckpt").is_file()
         assert {"val/segmentation", "test/iou_per_class"} <= image_tags(job)
+
+
+def test_vaes_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> None:
+    items = write_mnist_like(tmp_path / "items", n_train=200, n_test=50)
+    run_cli("train", "-m", "data=fashion_mnist_binarized", f"model={','.join(GENERATIVE_MODELS)}", "data.val_size=50",
+            f"paths.data_dir={items}", "task.iw_samples=2", *SHORT, f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+    for number, model in enumerate(GENERATIVE_MODELS):
+        job = tmp_path / "sweep" / f"{number}_model={model}"
+        assert (job / "checkpoints" / "best.ckpt").is_file()
+        assert {"val/reconstructions", "val/samples", "val/interpolations"} <= image_tags(job)
 
 
 def test_debug_options_run(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in (
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 # Models that output a class per pixel are built on segmentation data; every other option on the default data.
 SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
+# VAEs and their loss are built on generative data.
+GENERATIVE = {("model", "vae_mlp"), ("model", "vae_conv"), ("loss", "elbo")}
 
 
 def test_every_group_has_options() -> None:
@@ -37,6 +39,7 @@ def test_every_group_has_options() -> None:
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
     data = ["data=fashion_seg"] if group == "model" and option in SEGMENTATION_MODELS else []
+    data = ["data=fashion_mnist_binarized"] if (group, option) in GENERATIVE else data
     cfg = compose_config("train", f"{group}={option}", *data, output_dir=tmp_path)
     datamodule, _ = build(cfg)  # data module, net, loss, optimiser and scheduler, each checked against the data
     assert not datamodule.splits  # and no file was read
