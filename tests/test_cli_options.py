@@ -60,7 +60,7 @@ def test_segmenters_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> 
 def test_vaes_train_and_write_checkpoints_and_pictures(tmp_path: Path) -> None:
     items = write_mnist_like(tmp_path / "items", n_train=200, n_test=50)
     run_cli("train", "-m", "data=fashion_mnist_binarized", f"model={','.join(GENERATIVE_MODELS)}", "data.val_size=50",
-            f"paths.data_dir={items}", "task.iw_samples=2", *SHORT, f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+            f"paths.data_dir={items}", "task.iw_samples=2", *SHORT, f"hydra.sweep.dir={tmp_path}/sweep")  # fmt: skip
     for number, model in enumerate(GENERATIVE_MODELS):
         job = tmp_path / "sweep" / f"{number}_model={model}"
         assert (job / "checkpoints" / "best.ckpt").is_file()
