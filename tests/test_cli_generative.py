@@ -73,12 +73,19 @@ def test_a_2d_latent_plots_its_means_and_manifold(data_dir: Path, tmp_path: Path
     assert len(events.Images("val/latent_means")) == 1 and len(events.Images("val/manifold")) == 1
 
 
-def test_eval_reports_the_iw_bound_and_writes_sample_grids(trained_run: Path, tmp_path: Path) -> None:
-    run_cli("eval", f"ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"hydra.run.dir={tmp_path}")
+def test_eval_reports_the_iw_bound_and_frechet_distance_and_writes_sample_grids(
+    trained_run: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    classifier = tmp_path / "classifier"  # the feature space: an MLP classifier trained on the same images
+    run_cli("train", "data=fashion_mnist", "model=mlp", "model.hidden_sizes=[32]", "data.val_size=100",
+            "test=false", "trainer.max_epochs=1", "~callbacks.images", f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={classifier}")  # fmt: skip
+    run_cli("eval", f"ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"hydra.run.dir={tmp_path}",
+            f"callbacks.fid.classifier_ckpt={classifier / 'checkpoints' / 'best.ckpt'}")  # fmt: skip
     trained = json.loads((trained_run / "metrics.json").read_text())
     rescored = json.loads((tmp_path / "metrics.json").read_text())
     assert rescored["test/nelbo"] == pytest.approx(trained["test/nelbo"], rel=0.02)  # one z draw per image
-    assert "test/iw_bound" in rescored
+    assert "test/iw_bound" in rescored and rescored["test/fid"] > 0 and "test/fid" not in trained
     samples = np.asarray(Image.open(tmp_path / "predictions" / "samples.png"))
     reconstructions = np.asarray(Image.open(tmp_path / "predictions" / "reconstructions.png"))
     assert samples.shape[:2] == (8 * 30 + 2, 8 * 30 + 2) and reconstructions.shape[0] == 4 * 30 + 2

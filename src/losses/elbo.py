@@ -100,6 +100,12 @@ class NegativeELBO(nn.Module):
             return params.clamp(0, 1)
         return ContinuousBernoulli(logits=params, validate_args=False).mean
 
+    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Images drawn from p(x|z): binary draws for bernoulli; the mean image for the continuous likelihoods,
+        whose per-pixel noise samples usually leave out. params (B, C, H, W) -> (B, C, H, W) in [0, 1]."""
+        means = self.pixel_means(params)
+        return torch.bernoulli(means, generator=generator) if self.likelihood == "bernoulli" else means
+
     def terms(self, output: Posterior, images: Tensor) -> tuple[Tensor, Tensor]:
         """-> the reconstruction term -log p(x|z) (B,) and the KL per latent dimension (B, L), in nats."""
         if not all(isinstance(getattr(output, key, None), Tensor) for key in ("params", "mean", "log_var")):
