@@ -109,3 +109,5 @@ def test_combinations_the_task_cannot_train_fail_with_one_line(overrides: list[s
 def test_the_generative_task_on_classification_data_is_refused() -> None:
     result = run_cli("train", "data=fashion_mnist", "task=generative", "paths.data_dir=/nonexistent", check=False)
     assert result.returncode != 0 and "drop the task override: the data config chooses its task" in result.stderr
+    result = run_cli("train", "data=fashion_mnist", "model=vae_mlp", "paths.data_dir=/nonexistent", check=False)
+    assert result.returncode != 0 and "model=vae_mlp outputs a VAEOutput, not logits" in result.stderr

@@ -19,8 +19,8 @@ class GenerativeImages(Callback):
     - `samples`: decoded draws from the prior, the same `num_samples` draws every epoch (seeded by `seed`);
     - `interpolations`: a row per pair of validation images, decoded from `steps` points on the line between
       their posterior means;
-    - for a 2-D latent, `latent_means` (the validation set's posterior means coloured by class) and `manifold`
-      (the decoded grid of prior quantiles);
+    - for a 2-D latent, `latent_means` (the posterior means of the first `projector_samples` validation images,
+      coloured by class) and `manifold` (the decoded grid of prior quantiles);
     - the embedding projector: the posterior means of the first `projector_samples` validation images with
       their class names and the images as sprites.
     With `save_dir` (src.eval sets it), the test set's samples and reconstructions are written there as PNG.

@@ -112,21 +112,12 @@ class Task(LightningModule):
         """Fail before any data loads if the net cannot take the data's images, its output is not what this
         task needs, or the loss cannot score it. `names` say how the user chose each part (e.g. "model=mlp").
         """
-        probe = torch.zeros(2, datamodule.in_channels, *datamodule.image_size)
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            with torch.no_grad():
-                logits = self.net(probe)
-        except RuntimeError as error:
-            raise ValueError(
-                f"{names['model']} cannot take the images of {names['data']} {tuple(probe.shape[1:])}: "
-                f"{str(error).splitlines()[0]}; let the model config interpolate ${{data.in_channels}} and "
-                "${data.image_size}"
-            ) from None
-        finally:
-            self.net.train(was_training)
+        logits = self.probe_net(datamodule, names)
         accepted = self.output_shapes(datamodule)
+        if not isinstance(logits, Tensor):  # e.g. a VAE's (params, mean, log_var, z)
+            raise ValueError(
+                f"{names['model']} outputs a {type(logits).__name__}, not logits; choose a {self.name} model"
+            )
         if tuple(logits.shape[1:]) not in accepted:
             raise ValueError(
                 f"{names['model']} outputs {tuple(logits.shape[1:])} per image, but the {self.name} task of "
@@ -137,6 +128,24 @@ class Task(LightningModule):
             self.loss(logits, self.example_targets(datamodule, len(logits)))
         except ValueError as error:
             raise ValueError(f"{names['loss']} cannot train the {self.name} task of {names['data']}: {error}") from None
+
+    def probe_net(self, datamodule: LightningDataModule, names: Mapping[str, str], *inputs: Tensor) -> Any:
+        """The net's output for two blank images of the data's shape (and `inputs`), in eval mode; a net that
+        cannot take them fails with one line."""
+        probe = torch.zeros(2, datamodule.in_channels, *datamodule.image_size)
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                return self.net(probe, *inputs)
+        except RuntimeError as error:
+            raise ValueError(
+                f"{names['model']} cannot take the images of {names['data']} {tuple(probe.shape[1:])}: "
+                f"{str(error).splitlines()[0]}; let the model config interpolate ${{data.in_channels}} and "
+                "${data.image_size}"
+            ) from None
+        finally:
+            self.net.train(was_training)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
         images, targets = batch

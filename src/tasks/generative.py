@@ -123,24 +123,13 @@ class GenerativeTask(Task):
                 f"the conditional {names['model']} takes {self.net.num_classes} classes but {names['data']} has "
                 f"{datamodule.num_classes}; let model.num_classes interpolate ${{data.num_classes}}"
             )
-        probe = torch.zeros(2, datamodule.in_channels, *datamodule.image_size)
-        with torch.no_grad():
-            was_training = self.net.training
-            self.net.eval()
-            try:
-                params = self(probe, torch.zeros(2, dtype=torch.long)).params
-            except RuntimeError as error:
-                raise ValueError(
-                    f"{names['model']} cannot take the images of {names['data']} {tuple(probe.shape[1:])}: "
-                    f"{str(error).splitlines()[0]}; let the model config interpolate ${{data.in_channels}} and "
-                    "${data.image_size}"
-                ) from None
-            finally:
-                self.net.train(was_training)
-        if params.shape != probe.shape:
+        labels = [torch.zeros(2, dtype=torch.long)] if self.net.conditional else []
+        params = self.probe_net(datamodule, names, *labels).params
+        shape = (datamodule.in_channels, *datamodule.image_size)
+        if tuple(params.shape[1:]) != shape:
             raise ValueError(
                 f"{names['model']} decodes {tuple(params.shape[1:])} per image but {names['data']} has "
-                f"{tuple(probe.shape[1:])}; let the model config interpolate ${{data.in_channels}} and "
+                f"{shape}; let the model config interpolate ${{data.in_channels}} and "
                 "${data.image_size}"
             )
 
