@@ -73,6 +73,14 @@ def test_a_2d_latent_plots_its_means_and_manifold(data_dir: Path, tmp_path: Path
     assert len(events.Images("val/latent_means")) == 1 and len(events.Images("val/manifold")) == 1
 
 
+@pytest.mark.parametrize("likelihood", ["continuous_bernoulli", "gaussian"])
+def test_a_conditional_vae_models_grey_levels(data_dir: Path, tmp_path: Path, likelihood: str) -> None:
+    run = _train(data_dir, tmp_path, "trainer.max_epochs=1", "model.conditional=true", "data.binarize=false",
+                 f"loss.likelihood={likelihood}", "loss.learn_std=true", "~callbacks.images")  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert np.isfinite([metrics["test/nelbo"], metrics["test/iw_bound"]]).all()
+
+
 def test_eval_reports_the_iw_bound_and_frechet_distance_and_writes_sample_grids(
     trained_run: Path, data_dir: Path, tmp_path: Path
 ) -> None:
