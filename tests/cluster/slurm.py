@@ -168,19 +168,21 @@ def _listening(port: int) -> bool:
 
 @contextlib.contextmanager
 def one_node_cluster(folder: Path | None = None) -> Iterator[Cluster]:
-    """A running one-node cluster in `folder` (a new temporary directory when None); stopped on leaving."""
+    """A running one-node cluster in `folder` (when None, a new temporary directory, removed after a clean exit);
+    stopped on leaving."""
     if folder is None and (SYSTEM_CONF.exists() or "SLURM_CONF" in os.environ):
         existing = os.environ.get("SLURM_CONF", SYSTEM_CONF)
         raise ClusterError(f"a SLURM configuration exists already ({existing}): pass --dir DIR "
                            "(make test-cluster: SLURM_TEST_DIR=DIR) for a test cluster of its own there")  # fmt: skip
     install()
-    folder = Path(folder or tempfile.mkdtemp(prefix="slurm-one-node-")).resolve()
-    cluster = Cluster(folder)
+    cluster = Cluster(Path(folder or tempfile.mkdtemp(prefix="slurm-one-node-")).resolve())
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+    if folder is None:  # kept when something failed: its logs say why
+        shutil.rmtree(cluster.folder)
 
 
 def main() -> None:

@@ -85,8 +85,9 @@ def test_a_preempted_job_is_requeued_and_ends_as_if_it_had_never_stopped(
     slurm_job = status(job)["slurm_job"]
     # What SLURM sends signal_delay_s before the time limit (#SBATCH --signal=USR2@120), and submitit requeues on.
     subprocess.run(["scancel", "--signal=USR2", slurm_job], check=True)
-    wait_for(lambda: bool(completions(slurm, slurm_job)), "the first allocation to end")
-    # SLURM holds a requeued job for 120 s before it may start again; let it start now.
+    # SLURM holds a requeued job for 120 s before it may start again; once it waits for that, let it start now.
+    pending = ["squeue", "-h", "-j", slurm_job, "-o", "%T %r"]
+    wait_for(lambda: slurm.client(*pending) == "PENDING BeginTime", "the job to be requeued")
     subprocess.run(["scontrol", "update", f"JobId={slurm_job}", "StartTime=now"], check=True)
     assert sweep.wait(timeout=600) == 0, (tmp_path / "sweep.out").read_text()[-3000:]
     wait_for(lambda: len(completions(slurm, slurm_job)) == 2, "the second allocation's completion line")
