@@ -145,7 +145,8 @@ class Cluster:
     def stop(self, timeout: float = 30) -> None:
         """Cancel the jobs left on the node and wait until they are gone (a job's slurmstepd outlives slurmd),
         then SIGTERM every daemon this object started, the last started first, and wait for each to end."""
-        if len(self.started) == 3 and (jobs := self.client("squeue", "-h", "-o", "%A").split()):
+        controller_up = len(self.started) >= 2  # munged, then slurmctld
+        if controller_up and (jobs := self.client("squeue", "-h", "-o", "%A").split()):
             self.client("scancel", *jobs)
             deadline = time.monotonic() + timeout
             while self.client("squeue", "-h", "-o", "%A") and time.monotonic() < deadline:
@@ -172,7 +173,7 @@ def one_node_cluster(folder: Path | None = None) -> Iterator[Cluster]:
     stopped on leaving."""
     if folder is None and (SYSTEM_CONF.exists() or "SLURM_CONF" in os.environ):
         existing = os.environ.get("SLURM_CONF", SYSTEM_CONF)
-        raise ClusterError(f"a SLURM configuration exists already ({existing}): pass --dir DIR "
+        raise ClusterError(f"this machine has a SLURM configuration ({existing}): pass --dir DIR "
                            "(make test-cluster: SLURM_TEST_DIR=DIR) for a test cluster of its own there")  # fmt: skip
     install()
     cluster = Cluster(Path(folder or tempfile.mkdtemp(prefix="slurm-one-node-")).resolve())
