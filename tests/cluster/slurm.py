@@ -50,6 +50,8 @@ def configuration(folder: Path) -> str:
     """slurm.conf for one node, localhost, with the cores and memory slurmd finds here."""
     found = subprocess.run(["slurmd", "-C"], check=True, capture_output=True, text=True).stdout.splitlines()[0]
     hardware = " ".join(item for item in found.split() if not item.startswith("NodeName="))
+    sizes = dict(item.split("=", 1) for item in found.split())
+    memory_per_cpu = int(sizes["RealMemory"]) // int(sizes["CPUs"])  # a job that asks no memory takes its share
     return f"""\
 ClusterName=onenode
 SlurmctldHost=localhost
@@ -73,6 +75,7 @@ SwitchType=switch/none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU={memory_per_cpu}
 # No accounting database (sacct has nothing to read); each finished or requeued job is a line of this file.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
