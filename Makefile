@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := .ci/constraints.txt
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data train test test-slow bench transfer-study tensorboard lint format clean
+.PHONY: install data train test test-slow test-cluster bench transfer-study tensorboard lint format clean
 
 install: $(STAMP) data
 
@@ -33,10 +33,15 @@ train: install
 	$(BIN)/python -m src.train $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not cluster" -n auto --dist loadfile $(ARGS)
 
 test-slow: install
-	$(BIN)/python -m pytest -m slow $(ARGS)
+	$(BIN)/python -m pytest -m "slow and not cluster" $(ARGS)
+
+# hydra/launcher=slurm for real: a one-node SLURM cluster of this machine (tests/cluster/slurm.py installs
+# slurm-wlm and munge with apt-get when missing, and stops its daemons at the end).
+test-cluster: install
+	$(BIN)/python -m pytest -m cluster tests/cluster $(ARGS)
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_epoch.py $(ARGS)

@@ -62,6 +62,8 @@ def job_row(job: Path) -> dict[str, Any]:
     if "started" in status and state != "running":
         seconds = datetime.strptime(status["time"], TIME) - datetime.strptime(status["started"], TIME)
         row["wall time (s)"] = int(seconds.total_seconds())
+    if "slurm_job" in status:  # its logs: <sweep>/.submitit/<slurm job>/
+        row["slurm job"] = status["slurm_job"]
     row["error"] = status.get("error", "")
     return row
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from src.run.config_check import check_config
 from src.run.directories import check_output_dirs, resume_arguments, threads_per_job, write_status
 from src.run.errors import report_errors
+from src.run.slurm import requeued_checkpoint
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -33,7 +34,8 @@ def main(cfg: DictConfig) -> float | None:
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = build(cfg)
-    resume_from = cfg.get("ckpt_path")  # set by resume=<run dir>
+    # Set by resume=<run dir>; or this is a SLURM job that was requeued, and goes on where it stopped.
+    resume_from = cfg.get("ckpt_path") or requeued_checkpoint(cfg.paths.output_dir)
     if resume_from:  # the checkpoint must fit the model the run's config builds, tensor by tensor
         check_fits(resume_from, task, read_checkpoint(resume_from)["state_dict"])
     trainer = build_trainer(cfg)

@@ -1,5 +1,6 @@
 """Sweeps one can compare: short job names, a summary even with a failed job, a search, parallel and submitit
-launchers, all through the real CLI on the digits (seconds per job)."""
+launchers, all through the real CLI on the digits (seconds per job). The SLURM launcher on a real cluster:
+tests/cluster/ (`make test-cluster`)."""
 
 import csv
 import json
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from src.run.slurm import requeued_checkpoint
 from src.summarize import summarize
 from tests.conftest import run_cli
 
@@ -72,3 +74,24 @@ def test_launchers_run_the_jobs_in_other_processes(launcher: str, tmp_path: Path
         ("0_model=mlp", "completed"),
         ("1_model=cnn", "completed"),
     ]
+
+
+def test_the_slurm_launcher_without_slurm_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no srun
+    result = run_cli("train", "-m", "hydra/launcher=slurm", *QUICK, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                     check=False, fresh=True)  # fmt: skip
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: hydra/launcher=slurm submits every job with SLURM's sbatch and srun;")
+    assert "or with hydra/launcher=submitit_local" in result.stderr
+
+
+def test_a_requeued_slurm_job_goes_on_from_its_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLURM_JOB_ID", "SLURM_RESTART_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "checkpoints").mkdir()
+    assert requeued_checkpoint(tmp_path) is None  # not a SLURM job
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    (tmp_path / "checkpoints" / "last.ckpt").touch()
+    assert requeued_checkpoint(tmp_path) is None  # its first allocation starts afresh
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    assert requeued_checkpoint(tmp_path) == str(tmp_path / "checkpoints" / "last.ckpt")

@@ -16,6 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from src.run.slurm import slurm_job
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 # What a run is: the parts of its saved config that src.eval and resume= rebuild it from.
 RUN_NODES = ("data", "model", "loss", "task")
@@ -124,10 +126,16 @@ def with_saved_run(cfg: DictConfig, overrides: list[str]) -> DictConfig:
 
 
 def threads_per_job() -> int | None:
-    """Torch threads for this job when sweep jobs run side by side (the joblib launcher): the cores divided by
-    the jobs, so that they share the machine instead of fighting over it; None when nothing needs dividing or
-    OMP_NUM_THREADS already says. (Lightning divides the cores among DDP processes itself.)"""
-    if "OMP_NUM_THREADS" in os.environ or not HydraConfig.initialized():
+    """Torch threads for this job when jobs run side by side: under SLURM the cores it gave each task (where
+    tasks are not bound to cores, torch would start one thread per core of the node), with the joblib launcher
+    the cores divided by the jobs, so that they share the machine instead of fighting over it; None when
+    nothing needs dividing or OMP_NUM_THREADS already says. (Lightning divides the cores among DDP processes
+    itself.)"""
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    if "SLURM_CPUS_PER_TASK" in os.environ:
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
+    if not HydraConfig.initialized():
         return None
     launcher = HydraConfig.get().launcher
     if "joblib" not in str(launcher.get("_target_", "")):
@@ -145,14 +153,14 @@ def is_rank_zero() -> bool:
 
 def write_status(run: str | Path, status: str, **details: Any) -> None:
     """`<run>/status.json`: "running", "completed", "failed" (with the error line) or "interrupted", with the
-    time it started and the time of this status; what a human and the sweep summary read to tell a finished run
-    from a dead one. Rank 0 only."""
+    time it started and the time of this status, and under SLURM the job's id and restarts; what a human and the
+    sweep summary read to tell a finished run from a dead one. Rank 0 only."""
     if not is_rank_zero():
         return
     path = Path(run) / "status.json"
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     started = now if status == "running" else _previous(path).get("started", now)
-    record = {"status": status, "started": started, "time": now, **details}
+    record = {"status": status, "started": started, "time": now, **details, **slurm_job()}
     if status == "running":  # a "running" run whose process is gone was killed
         record |= {"pid": os.getpid(), "host": socket.gethostname()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,12 @@ def class_count(classes: Sequence | None, default: int | None = None) -> int | N
     return default if classes is None else len(classes)
 
 
+def gpus_per_node(accelerator: str, devices: int) -> int | None:
+    """`${gpus_per_node:${trainer.accelerator},${trainer.devices}}`: the GPUs a SLURM job asks for on each node,
+    one per device; none (no --gpus-per-node) when the trainer runs on the CPU."""
+    return None if accelerator == "cpu" else devices
+
+
 def _short(overrides: list[str]) -> str:
     """["optimizer.lr=0.01", "loss=dice"] -> "lr=0.01,loss=dice": each key's last part, file-name safe."""
     parts = []
@@ -79,5 +85,10 @@ def _is_override(argument: str) -> bool:
     return not argument.startswith("-") and ("=" in argument or argument.startswith("~"))
 
 
-for name, resolver in (("class_count", class_count), ("run_label", run_label), ("job_label", job_label)):
+for name, resolver in (
+    ("class_count", class_count),
+    ("gpus_per_node", gpus_per_node),
+    ("run_label", run_label),
+    ("job_label", job_label),
+):
     OmegaConf.register_new_resolver(name, resolver, replace=True)  # replace: importlib.reload is harmless
