@@ -53,8 +53,10 @@ def export_onnx(net: nn.Module, example: Tensor, path: Path, dynamic_size: bool)
     dims = {0: dynamic} | ({2: dynamic, 3: dynamic} if dynamic_size else {})
     net.eval()
     # optimize=False: ONNX Runtime folds constants and fuses layers itself when it loads the model.
+    # external_data=False: one file, weights inside (under ONNX's 2 GB limit for every net here).
     torch.onnx.export(net, (example,), str(path), dynamo=True, opset_version=OPSET, input_names=[INPUT],
-                      output_names=[OUTPUT], dynamic_shapes=(dims,), optimize=False, external_data=False, verbose=False)  # fmt: skip
+                      output_names=[OUTPUT], dynamic_shapes=(dims,), optimize=False, external_data=False,
+                      verbose=False)  # fmt: skip
     onnx.checker.check_model(str(path), full_check=True)
 
 
@@ -109,13 +111,15 @@ def probe_batches(datamodule: Any, trace_size: int) -> tuple[Tensor, list[Tensor
     """The run's first test images, preprocessed as at test time: `trace_size` to trace, then a batch of
     trace_size + 1 at the training size and the same images at another, odd size (H + 11, W + 5)."""
     datamodule.setup("test")  # a no-op once the splits are there
-    images = datamodule.splits["test"].tensors[0][: 2 * trace_size + 1]
-    if len(images) < 2 * trace_size + 1:
-        raise ValueError(f"the parity check needs {2 * trace_size + 1} test images, the run's data has {len(images)}")
-    trace, checked = images[:trace_size], images[trace_size:]
+    images = datamodule.splits["test"].tensors[0][: trace_size + 1]
+    if len(images) < trace_size + 1:
+        raise ValueError(f"the parity check needs {trace_size + 1} test images, the run's data has {len(images)}")
     height, width = images.shape[-2:]
-    other_size = TF.resize(checked, [height + 11, width + 5], antialias=True)
-    return datamodule.preprocess(trace), [datamodule.preprocess(checked), datamodule.preprocess(other_size)]
+    other_size = TF.resize(images, [height + 11, width + 5], antialias=True)
+    return datamodule.preprocess(images[:trace_size]), [
+        datamodule.preprocess(images),
+        datamodule.preprocess(other_size),
+    ]
 
 
 def model_card(datamodule: Any, task: Any, parity: dict, overrides: list[str], checkpoint: str) -> dict[str, Any]:
