@@ -8,6 +8,7 @@ overlay=true). backend=onnx onnx_path=<model.onnx> runs the exported model inste
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -16,6 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from src.run.config_check import check_config
 from src.run.directories import check_output_dirs, eval_arguments, output_arguments, with_saved_run, write_status
 from src.run.errors import report_errors
+
+if TYPE_CHECKING:
+    from src.data.base import InMemoryDataModule
+    from src.inference.onnx import OnnxNet
 
 BACKENDS = ("torch", "onnx")
 
@@ -40,7 +45,7 @@ def main(cfg: DictConfig) -> None:
     cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
     from src.inference.inputs import list_inputs
 
-    paths = list_inputs(str(cfg.input))  # an empty folder or a glob matching nothing fails before torch loads
+    paths = list_inputs(str(cfg.input))  # an empty folder or a glob matching nothing fails before the net is built
     predict(cfg, paths, Path(HydraConfig.get().runtime.output_dir))
     write_status(HydraConfig.get().runtime.output_dir, "completed")
 
@@ -71,7 +76,7 @@ def predict(cfg: DictConfig, paths: list[Path], folder: Path) -> None:
     trainer.predict(Predictor(net), datamodule=data, return_predictions=False)
 
 
-def onnx_net(path: str, datamodule: object) -> "torch.nn.Module":  # noqa: F821
+def onnx_net(path: str, datamodule: "InMemoryDataModule") -> "OnnxNet":
     """The exported model behind backend=onnx, checked to take the run's images."""
     from src.inference.onnx import OnnxNet, require_onnx
 

@@ -15,7 +15,7 @@ from tests.conftest import compose_config, run_cli, save_image, scene, write_seg
 
 # A few batches of digits: seconds of training, and a net that predicts more than one class.
 DIGITS = ["data=digits", "trainer.max_epochs=2", "trainer.limit_train_batches=10", "trainer.limit_val_batches=2",
-          "trainer.limit_test_batches=2", "~callbacks.images"]  # fmt: skip
+          "trainer.limit_test_batches=2", "trainer.num_sanity_val_steps=0", "~callbacks.images"]  # fmt: skip
 # 32x40 RGB canvases of three classes (tests/conftest.py: scene), a 2-level U-Net of width 4.
 SEGMENTATION = ["data=folder", "data.class_names=[background,red,green]", "data.image_size=[32,40]",
                 "data.val_size=2", "data.batch_size=4", "trainer.max_epochs=4", "optimizer.lr=0.02"]  # fmt: skip
