@@ -19,7 +19,11 @@ from src.run.directories import check_output_dirs, eval_arguments, output_argume
 from src.run.errors import report_errors
 
 if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
+
     from src.data.base import InMemoryDataModule
+    from src.inference.files import Predictor
+    from src.inference.inputs import PredictionData
     from src.inference.onnx import OnnxNet
 
 BACKENDS = ("torch", "onnx")
@@ -52,6 +56,12 @@ def main(cfg: DictConfig) -> None:
 
 def predict(cfg: DictConfig, paths: list[Path], folder: Path) -> None:
     """Write the task's predictions for `paths` into `folder`, a batch at a time (see src/inference/)."""
+    trainer, predictor, data = prepare(cfg, paths, folder)
+    trainer.predict(predictor, datamodule=data, return_predictions=False)
+
+
+def prepare(cfg: DictConfig, paths: list[Path], folder: Path) -> tuple["Trainer", "Predictor", "PredictionData"]:
+    """The trainer with the task's writer, the net to run and the files' loader, for Trainer.predict."""
     import lightning as L
 
     from src.inference.files import PredictionWriter, Predictor
@@ -73,7 +83,7 @@ def predict(cfg: DictConfig, paths: list[Path], folder: Path) -> None:
     writer_files = files(folder, datamodule.class_names, trainer.global_rank, **options)
     trainer.callbacks.append(PredictionWriter(writer_files, paths, output_names(paths), MODES[datamodule.in_channels]))
     folder.mkdir(parents=True, exist_ok=True)
-    trainer.predict(Predictor(net), datamodule=data, return_predictions=False)
+    return trainer, Predictor(net), data
 
 
 def onnx_net(path: str, datamodule: "InMemoryDataModule") -> "OnnxNet":

@@ -59,14 +59,14 @@ class Predictor(LightningModule):
 
 
 class PredictionWriter(BasePredictionWriter):
-    """After each batch, its decoded images' outputs go to `files`; unreadable ones are named on stderr and
-    skipped. At the end, rank 0 merges the ranks' files and prints what was written."""
+    """After each batch, its decoded images' outputs go to `files`; unreadable ones are named (on stdout, beside
+    the progress bar) and skipped. At the end, rank 0 merges the ranks' files and prints what was written: how
+    many images, how many skipped, how many converted to the run's channels (colour to grey or back)."""
 
     def __init__(self, files: PredictionFiles, paths: Sequence[Path], names: Sequence[str], mode: str) -> None:
         super().__init__(write_interval="batch")
         self.files, self.paths, self.names, self.mode = files, list(paths), list(names), mode
-        self.written, self.skipped, self.converted = 0, [], 0
-        self.summary = ""
+        self.written, self.skipped, self.converted = 0, 0, 0
 
     def write_on_batch_end(self, trainer: Trainer, pl_module: LightningModule, prediction: Tensor,
                            batch_indices: Sequence[int] | None, batch: list[Any], batch_idx: int,
@@ -74,11 +74,11 @@ class PredictionWriter(BasePredictionWriter):
         _, indices, sizes, modes = batch
         decoded = [i for i, mode in enumerate(modes) if mode]
         for i in (i for i, mode in enumerate(modes) if not mode):
-            self.skipped.append(self.paths[int(indices[i])])
+            self.skipped += 1
             print(f"skipped: {unreadable(self.paths[int(indices[i])])} (strict=true stops at it)", flush=True)
         if not decoded:
             return
-        self.converted += sum(modes[i] != self.mode and not _same_kind(modes[i], self.mode) for i in decoded)
+        self.converted += sum(not _same_kind(modes[i], self.mode) for i in decoded)
         chosen = [int(indices[i]) for i in decoded]
         self.files.write(
             prediction[decoded].float().cpu(),
@@ -90,14 +90,14 @@ class PredictionWriter(BasePredictionWriter):
         self.written += len(decoded)
 
     def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        counts = torch.tensor([self.written, len(self.skipped), self.converted])
+        counts = torch.tensor([self.written, self.skipped, self.converted])
         counts = trainer.strategy.reduce(counts.to(pl_module.device), reduce_op="sum").cpu()
         trainer.strategy.barrier()  # every rank's files are complete before rank 0 merges them
         if trainer.is_global_zero:
             written, skipped, converted = (int(c) for c in counts)
-            self.summary = self.files.finish(trainer.world_size)
+            summary = self.files.finish(trainer.world_size)
             print(f"predicted {written} image(s), skipped {skipped} unreadable; {converted} converted to "
-                  f"{'grey' if self.mode == 'L' else 'colour'} (the run's channels); {self.summary}")  # fmt: skip
+                  f"{'grey' if self.mode == 'L' else 'colour'} (the run's channels); {summary}")  # fmt: skip
 
 
 def unreadable(path: Path) -> str:

@@ -3,7 +3,7 @@
 Writes the first `--images` official test images as 28x28 PNG files (not timed), then, in this process:
 - decode: the files decoded as predict decodes them (src/inference/inputs.py: ImageFiles), alone;
 - plain: a torch.no_grad() loop over the decoded uint8 tensors (normalise, the net, softmax, top-k), batch 128;
-- predict: src.predict's own predict() (Trainer.predict, the per-batch writer, decoding included, CSV written).
+- predict: Trainer.predict as src.predict prepares it (the per-batch writer, decoding included, CSV written).
 Prints each time, images per second and plain / (predict - decode): the framework's cost once the files are
 decoded. With --memory, also runs the real CLI on 1,000 and on all the images in fresh processes and prints
 each one's peak resident memory (getrusage of the child).
@@ -25,7 +25,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from src.inference.inputs import ImageFiles, list_inputs
-from src.predict import predict
+from src.predict import prepare
 from src.run.directories import with_saved_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +68,10 @@ def plain(cfg: object, images: torch.Tensor) -> float:
 
 
 def framework(cfg: object, paths: list[Path], output: Path) -> float:
+    """Trainer.predict as src.predict runs it (the net built and its weights loaded beforehand, as for plain)."""
+    trainer, predictor, data = prepare(cfg, paths, output)
     start = time.perf_counter()
-    predict(cfg, paths, output)
+    trainer.predict(predictor, datamodule=data, return_predictions=False)
     return time.perf_counter() - start
 
 
