@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as F
 
-from src.data.base import UnpaddedSampler
+from src.data.base import UnpaddedSampler, _as_batch
 
 # Every suffix PIL can open (.png, .jpg, .jpeg, .bmp, .tif, .webp, ...).
 IMAGE_SUFFIXES = frozenset(suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN)
@@ -85,6 +85,12 @@ class ImageFiles(Dataset):
             image = F.resize(image, self.size, antialias=True)
         return image, index, torch.tensor(original), mode
 
+    def __getitems__(self, indices: list[int]) -> list:
+        """A whole batch for the DataLoader, stacked here (no per-sample collation): images (B, C, H, W),
+        indices (B,), original sizes (B, 2), modes [B]."""
+        images, numbers, sizes, modes = zip(*(self[index] for index in indices), strict=True)
+        return [torch.stack(images), torch.tensor(numbers), torch.stack(sizes), list(modes)]
+
 
 def read_image(path: Path, mode: str, size: Sequence[int]) -> tuple[Tensor, str, tuple[int, int]]:
     """An image file -> (uint8 (C, h, w) in `mode`, the file's own mode, its own (height, width)); a ValueError
@@ -112,7 +118,8 @@ class PredictionData(LightningDataModule):
         trainer = self.trainer
         sharded = trainer is not None and trainer.world_size > 1
         sampler = UnpaddedSampler(self.files, trainer.world_size, trainer.global_rank, False) if sharded else None
-        return DataLoader(self.files, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers)
+        return DataLoader(self.files, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=_as_batch)  # fmt: skip
 
     def on_after_batch_transfer(self, batch: list[Tensor], dataloader_idx: int) -> list[Tensor]:
         images, *rest = batch
