@@ -28,8 +28,13 @@ import torchvision  # noqa: F401
 from hydra.core.plugins import Plugins
 
 # The project's own modules too, with Hydra's plugin scan in serve(): another 0.2 s a run.
-for module in ("callbacks", "data", "eval", "losses", "models", "tasks", "train"):
+for module in ("callbacks", "data", "eval", "losses", "models", "tasks", "train", "inference.files", "predict"):
     importlib.import_module(f"src.{module}")
+try:  # the export extra: torch's ONNX exporter and ONNX Runtime, 2 s of imports in every src.export run otherwise
+    import onnxruntime  # noqa: F401
+    import torch.onnx._internal.exporter._core
+except ImportError:
+    pass
 
 
 def run(request: dict) -> None:

@@ -80,11 +80,12 @@ def double_conv(width_in: int, width: int, kernel: int, norm: str | None, activa
 def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     """x: (B, C, H, W) -> (B, C, H', W') zero-padded at the bottom and right to the next multiples of `multiple`.
 
-    Returns x itself, not a copy, when it fits already.
+    Returns x itself, not a copy, when it fits already; while torch.export traces (ONNX export), it always pads
+    (by 0 where it fits), so that the graph pads at every size, not only where the traced size needed it.
     """
     height, width = x.shape[-2:]
     pad_h, pad_w = -height % multiple, -width % multiple
-    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+    return F.pad(x, (0, pad_w, 0, pad_h)) if torch.compiler.is_exporting() or pad_h or pad_w else x
 
 
 class UpBlock(nn.Module):

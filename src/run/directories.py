@@ -180,3 +180,16 @@ def _previous(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def output_arguments(argv: list[str], subfolder: str) -> list[str]:
+    """argv for src.predict/src.export with `hydra.run.dir` set to where their files go: `output=` if given,
+    else `<run>/<subfolder>` beside the checkpoint's run (`outputs/<subfolder>` for a checkpoint outside a run);
+    `${now:...}` in `subfolder` makes a new one per call. An explicit hydra.run.dir is kept."""
+    if any(arg.startswith("hydra.run.dir=") for arg in argv[1:]):
+        return argv
+    outputs = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("output=")]
+    checkpoints = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("ckpt_path=")]
+    run = run_directory(checkpoints[-1]) if checkpoints else None
+    folder = outputs[-1] if outputs else f"{run or 'outputs'}/{subfolder}"
+    return [*argv, f"hydra.run.dir={folder}"]

@@ -6,7 +6,7 @@ the data config through Hydra's `task` group; a new task is a subclass here plus
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn as nn
@@ -14,6 +14,9 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, MinMetric
+
+if TYPE_CHECKING:
+    from src.inference.files import PredictionFiles
 
 # How torch's schedulers name the length of the run they shape (OneCycleLR, CosineAnnealingLR).
 RUN_LENGTH_ARGS = ("total_steps", "T_max")
@@ -97,6 +100,13 @@ class Task(LightningModule):
     def example_targets(self, datamodule: LightningDataModule, batch_size: int) -> Tensor:
         """Targets shaped as the data module serves them, to probe the loss before any data loads."""
         raise NotImplementedError
+
+    def prediction_files(self) -> type["PredictionFiles"]:
+        """What `python -m src.predict` writes for this task and model.json says its outputs mean."""
+        raise ValueError(
+            f"python -m src.predict and src.export cannot serve the {self.name} task yet: it names no "
+            "PredictionFiles (see src/inference/files.py)"
+        )
 
     # The shared machinery.
     @property

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from src.inference.files import PredictionFiles
 from src.tasks.base import Task
 
 
@@ -84,6 +85,11 @@ class SegmentationTask(Task):
 
     def example_targets(self, datamodule: LightningDataModule, batch_size: int) -> Tensor:
         return torch.zeros(batch_size, *datamodule.image_size, dtype=torch.long)
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.segmentation import MaskPredictions  # predict's writer, not needed to train
+
+        return MaskPredictions
 
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         values = super().epoch_values(stage)

@@ -1,0 +1,34 @@
+"""The trained run as predict and export use it: its net with the checkpoint's weights and its preprocessing."""
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from src.data.base import InMemoryDataModule
+from src.run.build import build
+from src.run.checkpoints import load_checkpoint
+from src.tasks import Task
+
+
+def load_trained(cfg: DictConfig, weights: bool = True) -> tuple[InMemoryDataModule, Task]:
+    """The run's data module (its channels, size, class names, mean and std) and task in eval mode, with the
+    checkpoint's weights (weights=False: the net stays as built, for a backend that brings its own)."""
+    datamodule, task = build(cfg)
+    if weights:
+        load_checkpoint(cfg.ckpt_path, task)
+    if datamodule.mean is None or datamodule.std is None:
+        # The run normalised with its training images' statistics: computed from them, as training did.
+        print("reading the run's training images for their mean and std (the data set states none)", flush=True)
+        datamodule.setup("fit")
+    task.prediction_files()  # a task predict cannot serve fails here, before any file is read
+    return datamodule, task.eval()
+
+
+def refuse_overwrite(folder: Path, outputs: Iterable[str], overwrite: bool) -> None:
+    """Fail in one line if `folder` holds any of `outputs` (non-empty folders count) and overwrite is false."""
+    if overwrite:
+        return
+    present = [folder / name for name in outputs if (folder / name).is_file() or any((folder / name).glob("*"))]
+    if present:
+        raise FileExistsError(f"{present[0]} exists; pass overwrite=true to replace it, or output=<another folder>")
