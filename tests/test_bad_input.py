@@ -58,8 +58,8 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "momentum out of range": ("train", ["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum must be in [0, 1), got 1.5"),
     "unwritable output": ("train", ["hydra.run.dir=/proc/forbidden/run"], "hydra.run.dir=/proc/forbidden/run cannot be created"),
     # Choices that do not fit each other, before any data loads.
-    "classifier on masks": ("train", ["model=mlp", "data=fashion_seg"], "model=mlp outputs (11,) per image, but the segmentation task of data=fashion_seg needs (11, 64, 64)"),
-    "segmenter on labels": ("train", ["model=unet", "data=digits"], "model=unet outputs (10, 8, 8) per image, but the classification task of data=digits needs (10,)"),
+    "classifier on masks": ("train", ["model=mlp", "data=fashion_seg"], "model=mlp outputs (11,) per sample, but the segmentation task of data=fashion_seg needs (11, 64, 64)"),
+    "segmenter on labels": ("train", ["model=unet", "data=digits"], "model=unet outputs (10, 8, 8) per sample, but the classification task of data=digits needs (10,)"),
     "loss that cannot score": ("train", ["data=fashion_seg_binary", "model.num_classes=1", "loss=cce"], "loss=cce cannot train the segmentation task of data=fashion_seg_binary: cce: softmax needs C >= 2"),
     "task against the data": ("train", ["data=fashion_seg", "task=classification"], "data=fashion_seg is segmentation data but task=classification trains classification"),
     "wrong channels": ("train", ["data=digits", "model.in_channels=3"], "model=cnn cannot take the images of data=digits (1, 8, 8)"),

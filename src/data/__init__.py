@@ -1,6 +1,7 @@
 from src.data.base import InMemoryDataModule, InMemoryDataset
 from src.data.cifar10 import CIFAR10DataModule
 from src.data.classification import ClassificationDataModule
+from src.data.csv_table import CSVTableDataModule
 from src.data.digits import DigitsDataModule
 from src.data.fashion_seg import FashionSegDataModule
 from src.data.files import DataNotFoundError
@@ -8,11 +9,15 @@ from src.data.folder import FolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from src.data.photos import OxfordPetsDataModule, VOCDataModule
 from src.data.segmentation import SegmentationDataModule
+from src.data.tables import BreastCancerDataModule, DiabetesDataModule, TableDataModule, WineDataModule
 
 __all__ = [
+    "BreastCancerDataModule",
     "CIFAR10DataModule",
+    "CSVTableDataModule",
     "ClassificationDataModule",
     "DataNotFoundError",
+    "DiabetesDataModule",
     "DigitsDataModule",
     "FashionMNISTDataModule",
     "FashionSegDataModule",
@@ -22,5 +27,7 @@ __all__ = [
     "MNISTDataModule",
     "OxfordPetsDataModule",
     "SegmentationDataModule",
+    "TableDataModule",
     "VOCDataModule",
+    "WineDataModule",
 ]

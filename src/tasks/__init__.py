@@ -1,7 +1,18 @@
 """Tasks join a net, a loss and metrics. The data config picks one through Hydra's `task` group."""
 
 from src.tasks.base import Task
+from src.tasks.binary import BinaryClassificationTask
 from src.tasks.classification import ClassificationTask
+from src.tasks.multilabel import MultiLabelTask
+from src.tasks.regression import RegressionTask
 from src.tasks.segmentation import SegmentationScores, SegmentationTask
 
-__all__ = ["ClassificationTask", "SegmentationScores", "SegmentationTask", "Task"]
+__all__ = [
+    "BinaryClassificationTask",
+    "ClassificationTask",
+    "MultiLabelTask",
+    "RegressionTask",
+    "SegmentationScores",
+    "SegmentationTask",
+    "Task",
+]
