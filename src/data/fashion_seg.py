@@ -8,6 +8,7 @@ and the mask alike, so items of class k paint exactly class k + 1 where they sho
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torchvision
@@ -145,3 +146,37 @@ class FashionSegDataModule(SegmentationDataModule):
             splits[split] = (canvases.images, canvases.masks)
             self.sources[split] = canvases.sources
         return splits
+
+
+class FashionMultiLabelDataModule(FashionSegDataModule):
+    """The same canvases, their target the set of Fashion-MNIST classes that show: multi-hot uint8 (N, 10),
+    served as int64 (B, 10). An item wholly painted over by later ones does not show and is not a label.
+
+    Same generator, seed and item split as `FashionSegDataModule` (no item in two splits). Augmentation moves
+    only pixels (zoom, crop, flip): the labels stay as they are, so keep a crop small enough not to cut items out.
+    """
+
+    task: ClassVar[str] = "multilabel"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.class_names = list(torchvision.datasets.FashionMNIST.classes)
+
+    def load(self) -> dict[str, Split]:
+        return {split: (images, present_classes(masks, 11)) for split, (images, masks) in super().load().items()}
+
+    def check_targets(self, images: Tensor, labels: Tensor) -> None:
+        if labels.dtype != torch.uint8 or labels.shape != (len(images), self.num_classes):
+            raise ValueError(f"labels must be uint8 (N, {self.num_classes}), got {labels.dtype} {tuple(labels.shape)}")
+
+    def augment(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Random zoom, crop and flip per canvas. images: (B, 1, H, W) in [0, 1]; labels (B, 10) unchanged."""
+        images, _ = self.random_geometry(images)
+        return images, labels
+
+
+def present_classes(masks: Tensor, num_values: int) -> Tensor:
+    """masks uint8 (N, H, W) of 0 (background) and class + 1 -> uint8 (N, num_values - 1): 1 where a class shows."""
+    counts = torch.zeros(len(masks), num_values, dtype=torch.int64)
+    counts.scatter_add_(1, masks.flatten(1).long(), torch.ones_like(masks.flatten(1), dtype=torch.int64))
+    return (counts[:, 1:] > 0).to(torch.uint8)
