@@ -55,7 +55,7 @@ def test_binary_table_labels_and_a_wrong_feature_count() -> None:
     data.setup()
     assert set(data.splits["test"].tensors[1].tolist()) == {0, 1}
     wrong = WineDataModule(**{**WINE, "num_features": 12})
-    with pytest.raises(ValueError, match="data.num_features=12 but the table has 13; set it to 13"):
+    with pytest.raises(ValueError, match=r"data\.num_features=12 but the table has 13; set it to 13"):
         wrong.setup()
     with pytest.raises(ValueError, match=r"data.fold must be one of 0..4 \(data.folds=5\), got 5"):
         WineDataModule(**WINE, fold=5)
@@ -107,5 +107,5 @@ def test_csv_mistakes_name_the_file_and_the_column(tmp_path: Path, text: str, op
 def test_a_missing_csv_file_says_so(tmp_path: Path) -> None:
     data = CSVTableDataModule(path=str(tmp_path / "nope.csv"), target="y", task="regression", num_features=1,
                               batch_size=4, val_size=2, seed=0)  # fmt: skip
-    with pytest.raises(FileNotFoundError, match="nope.csv does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv does not exist"):
         data.setup()
