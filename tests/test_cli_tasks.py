@@ -15,6 +15,12 @@ from tests.conftest import run_cli, write_mnist_like
 SHORT = ["trainer.max_epochs=3", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]
 
 
+def tags(run: Path) -> dict[str, list[str]]:
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "histograms": 0, "tensors": 0})
+    events.Reload()
+    return events.Tags()
+
+
 def scalars(run: Path, tag: str) -> list[float]:
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
@@ -34,12 +40,18 @@ def test_a_table_trains_and_its_loss_falls(data: str, metrics: set[str], tmp_pat
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
     scores = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics <= set(scores) and scores["test/acc"] > 0.8
+    if data == "breast_cancer":  # the binary pictures at test
+        found = tags(tmp_path)
+        assert {"test/roc", "test/reliability"} <= set(found["images"]) and "test/pr_curve" in found["tensors"]
 
 
 def test_a_cross_validation_sweep_reports_mean_and_std_over_the_folds(tmp_path: Path) -> None:
     run_cli("train", "-m", "data=diabetes", "data.fold=0,1", *SHORT, f"hydra.sweep.dir={tmp_path}")
     losses = scalars(tmp_path / "0_fold=0", "train/loss")
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+    events = EventAccumulator(str(tmp_path / "0_fold=0" / "tensorboard"), size_guidance={"images": 0, "histograms": 0})
+    events.Reload()
+    assert len(events.Images("val/predicted_vs_true")) == 3 and len(events.Histograms("val/residuals")) == 3
     folds = [json.loads((tmp_path / job / "metrics.json").read_text()) for job in ("0_fold=0", "1_fold=1")]
     assert all(40 < fold["test/rmse"] < 90 and fold["test/r2"] > 0 for fold in folds)  # in the target's units
     with open(tmp_path / "summary_mean_std.csv") as file:

@@ -1,0 +1,83 @@
+"""Pictures of a regressor (per validation epoch) and of a binary classifier (at test), for TensorBoard."""
+
+import matplotlib.pyplot as plt
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import Tensor
+from torchmetrics.classification import BinaryROC
+
+from src.callbacks.pictures import first_samples, predict, tensorboard_writer
+
+
+class RegressionPictures(Callback):
+    """After each validation epoch: predicted against true values of the first `num_samples` validation samples
+    with the y = x line (`val/predicted_vs_true`, first target), and their residuals as a histogram
+    (`val/residuals`, every target), in the targets' units."""
+
+    def __init__(self, num_samples: int = 512) -> None:
+        self.num_samples = num_samples
+
+    def on_validation_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or trainer.sanity_checking:
+            return
+        inputs, targets = first_samples(trainer, "val", self.num_samples)
+        predicted = predict(task, trainer, inputs)
+        true, guess = targets[:, 0].float(), predicted[:, 0]
+        figure, ax = plt.subplots(figsize=(4, 4))
+        ax.scatter(true, guess, s=8, alpha=0.6)
+        low, high = float(min(true.min(), guess.min())), float(max(true.max(), guess.max()))
+        ax.plot([low, high], [low, high], color="black", linewidth=1, label="y = x")
+        ax.set(xlabel="true", ylabel="predicted", title=f"validation, epoch {trainer.current_epoch}")
+        ax.legend(loc="upper left")
+        writer.add_figure("val/predicted_vs_true", figure, trainer.global_step)
+        writer.add_histogram("val/residuals", predicted - targets.float(), trainer.global_step)
+
+
+class BinaryPictures(Callback):
+    """After testing: TensorBoard's precision-recall curve (`test/pr_curve`), the ROC curve (`test/roc`) and a
+    reliability diagram (`test/reliability`: per bin of predicted probability, the fraction that is class 1)."""
+
+    def __init__(self, bins: int = 10) -> None:
+        self.bins = bins
+        self.outputs: list[tuple[Tensor, Tensor]] = []
+
+    def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
+        self.outputs = []
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        task: LightningModule,
+        outputs: dict[str, Tensor],
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self.outputs.append((outputs["preds"].cpu(), batch[1].cpu()))  # probabilities (B,), labels (B,)
+
+    def on_test_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or not self.outputs:
+            return
+        probabilities, labels = (torch.cat(parts) for parts in zip(*self.outputs, strict=True))
+        step = trainer.global_step
+        writer.add_pr_curve("test/pr_curve", labels, probabilities, step)
+        roc = BinaryROC()
+        figure, _ = roc.plot(roc(probabilities, labels), score=True)
+        writer.add_figure("test/roc", figure, step)
+        writer.add_figure("test/reliability", self.reliability(probabilities, labels), step)
+
+    def reliability(self, probabilities: Tensor, labels: Tensor) -> plt.Figure:
+        """Fraction of class 1 against mean predicted probability per equal-width bin; a calibrated net is on y = x."""
+        bins = (probabilities * self.bins).long().clamp(max=self.bins - 1)
+        counts = torch.bincount(bins, minlength=self.bins)
+        kept = counts > 0
+        mean = torch.bincount(bins, probabilities, self.bins)[kept] / counts[kept]
+        positive = torch.bincount(bins, labels.float(), self.bins)[kept] / counts[kept]
+        figure, ax = plt.subplots(figsize=(4, 4))
+        ax.plot([0, 1], [0, 1], color="black", linewidth=1, label="calibrated")
+        ax.plot(mean, positive, marker="o", label="net")
+        ax.set(xlabel="mean predicted probability", ylabel="fraction of class 1", title="test reliability")
+        ax.legend(loc="upper left")
+        return figure
