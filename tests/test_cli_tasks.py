@@ -93,3 +93,4 @@ def test_multilabel_canvases_train_and_score_each_label(tmp_path: Path) -> None:
     scores = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert {"test/map", "test/f1_micro", "test/f1_macro", "test/ap/Trouser", "test/ap/Ankle boot"} <= set(scores)
     assert scores["test/map"] > 0.3  # chance: the share of canvases showing a class, about 0.2
+    assert {"val/predictions", "test/ap_per_label"} <= set(tags(tmp_path / "run")["images"])

@@ -1,6 +1,13 @@
 from src.callbacks.classification_images import ClassificationImages
-from src.callbacks.score_pictures import BinaryPictures, RegressionPictures
+from src.callbacks.score_pictures import BinaryPictures, MultiLabelPictures, RegressionPictures
 from src.callbacks.segmentation_images import SegmentationImages
 from src.callbacks.transfer import BackboneTransfer
 
-__all__ = ["BackboneTransfer", "BinaryPictures", "ClassificationImages", "RegressionPictures", "SegmentationImages"]
+__all__ = [
+    "BackboneTransfer",
+    "BinaryPictures",
+    "ClassificationImages",
+    "MultiLabelPictures",
+    "RegressionPictures",
+    "SegmentationImages",
+]

@@ -1,10 +1,10 @@
-"""Pictures of a regressor (per validation epoch) and of a binary classifier (at test), for TensorBoard."""
+"""Pictures of a regressor, a binary and a multi-label classifier, for TensorBoard."""
 
 import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
-from torchmetrics.classification import BinaryROC
+from torchmetrics.classification import BinaryROC, MultilabelAveragePrecision
 
 from src.callbacks.pictures import first_samples, predict, tensorboard_writer
 
@@ -81,3 +81,57 @@ class BinaryPictures(Callback):
         ax.set(xlabel="mean predicted probability", ylabel="fraction of class 1", title="test reliability")
         ax.legend(loc="upper left")
         return figure
+
+
+class MultiLabelPictures(Callback):
+    """After each validation epoch: the first `num_samples` validation images captioned with their true and
+    predicted label sets (`val/predictions`; green when they agree). After testing: each label's average precision
+    as a bar chart (`test/ap_per_label`)."""
+
+    def __init__(self, num_samples: int = 8) -> None:
+        self.num_samples = num_samples
+        self.outputs: list[tuple[Tensor, Tensor]] = []
+
+    def on_validation_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or trainer.sanity_checking:
+            return
+        images, labels = first_samples(trainer, "val", self.num_samples)
+        present = predict(task, trainer, images) > 0.5
+        names = trainer.datamodule.class_names
+        figure, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.8), squeeze=False)
+        for ax, image, truth, guess in zip(axes[0], images, labels.bool(), present, strict=True):
+            ax.imshow(image.permute(1, 2, 0).squeeze(-1), cmap="gray")
+            ax.axis("off")
+            caption = [", ".join(n for n, on in zip(names, row, strict=True) if on) or "-" for row in (guess, truth)]
+            color = "green" if torch.equal(truth, guess) else "red"
+            ax.set_title(f"{caption[0]}\n({caption[1]})", fontsize=6, color=color)
+        figure.suptitle("predicted (true) labels", fontsize=8)
+        writer.add_figure("val/predictions", figure, trainer.global_step)
+
+    def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
+        self.outputs = []
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        task: LightningModule,
+        outputs: dict[str, Tensor],
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self.outputs.append((outputs["preds"].cpu(), batch[1].cpu()))  # probabilities (B, C), labels (B, C)
+
+    def on_test_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or not self.outputs:
+            return
+        probabilities, labels = (torch.cat(parts) for parts in zip(*self.outputs, strict=True))
+        names = trainer.datamodule.class_names
+        precision = MultilabelAveragePrecision(len(names), average=None)(probabilities, labels.long())
+        figure, ax = plt.subplots(figsize=(1 + 0.5 * len(names), 3))
+        ax.bar(range(len(names)), precision.numpy())
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+        ax.set(ylim=(0, 1), ylabel="average precision", title=f"test AP per label (mean {precision.nanmean():.3f})")
+        writer.add_figure("test/ap_per_label", figure, trainer.global_step)
