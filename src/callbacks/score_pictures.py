@@ -34,12 +34,10 @@ class RegressionPictures(Callback):
         writer.add_histogram("val/residuals", predicted - targets.float(), trainer.global_step)
 
 
-class BinaryPictures(Callback):
-    """After testing: TensorBoard's precision-recall curve (`test/pr_curve`), the ROC curve (`test/roc`) and a
-    reliability diagram (`test/reliability`: per bin of predicted probability, the fraction that is class 1)."""
+class TestOutputs(Callback):
+    """Keeps the test split's predictions and targets, batch by batch, for pictures drawn at the end of testing."""
 
-    def __init__(self, bins: int = 10) -> None:
-        self.bins = bins
+    def __init__(self) -> None:
         self.outputs: list[tuple[Tensor, Tensor]] = []
 
     def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
@@ -54,13 +52,27 @@ class BinaryPictures(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        self.outputs.append((outputs["preds"].cpu(), batch[1].cpu()))  # probabilities (B,), labels (B,)
+        self.outputs.append((outputs["preds"].cpu(), batch[1].cpu()))
+
+    def collected(self) -> tuple[Tensor, Tensor]:
+        """-> (predictions, targets) of the whole split, concatenated."""
+        predictions, targets = (torch.cat(parts) for parts in zip(*self.outputs, strict=True))
+        return predictions, targets
+
+
+class BinaryPictures(TestOutputs):
+    """After testing: TensorBoard's precision-recall curve (`test/pr_curve`), the ROC curve (`test/roc`) and a
+    reliability diagram (`test/reliability`: per bin of predicted probability, the fraction that is class 1)."""
+
+    def __init__(self, bins: int = 10) -> None:
+        super().__init__()
+        self.bins = bins
 
     def on_test_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
         writer = tensorboard_writer(trainer)
         if writer is None or not self.outputs:
             return
-        probabilities, labels = (torch.cat(parts) for parts in zip(*self.outputs, strict=True))
+        probabilities, labels = self.collected()  # (N,), (N,)
         step = trainer.global_step
         writer.add_pr_curve("test/pr_curve", labels, probabilities, step)
         roc = BinaryROC()
@@ -83,14 +95,14 @@ class BinaryPictures(Callback):
         return figure
 
 
-class MultiLabelPictures(Callback):
+class MultiLabelPictures(TestOutputs):
     """After each validation epoch: the first `num_samples` validation images captioned with their true and
     predicted label sets (`val/predictions`; green when they agree). After testing: each label's average precision
     as a bar chart (`test/ap_per_label`)."""
 
     def __init__(self, num_samples: int = 8) -> None:
+        super().__init__()
         self.num_samples = num_samples
-        self.outputs: list[tuple[Tensor, Tensor]] = []
 
     def on_validation_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
         writer = tensorboard_writer(trainer)
@@ -109,25 +121,11 @@ class MultiLabelPictures(Callback):
         figure.suptitle("predicted (true) labels", fontsize=8)
         writer.add_figure("val/predictions", figure, trainer.global_step)
 
-    def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
-        self.outputs = []
-
-    def on_test_batch_end(
-        self,
-        trainer: Trainer,
-        task: LightningModule,
-        outputs: dict[str, Tensor],
-        batch: tuple[Tensor, Tensor],
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        self.outputs.append((outputs["preds"].cpu(), batch[1].cpu()))  # probabilities (B, C), labels (B, C)
-
     def on_test_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
         writer = tensorboard_writer(trainer)
         if writer is None or not self.outputs:
             return
-        probabilities, labels = (torch.cat(parts) for parts in zip(*self.outputs, strict=True))
+        probabilities, labels = self.collected()  # (N, C), (N, C)
         names = trainer.datamodule.class_names
         precision = MultilabelAveragePrecision(len(names), average=None)(probabilities, labels.long())
         figure, ax = plt.subplots(figsize=(1 + 0.5 * len(names), 3))
