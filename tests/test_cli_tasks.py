@@ -94,3 +94,16 @@ def test_multilabel_canvases_train_and_score_each_label(tmp_path: Path) -> None:
     assert {"test/map", "test/f1_micro", "test/f1_macro", "test/ap/Trouser", "test/ap/Ankle boot"} <= set(scores)
     assert scores["test/map"] > 0.3  # chance: the share of canvases showing a class, about 0.2
     assert {"val/predictions", "test/ap_per_label"} <= set(tags(tmp_path / "run")["images"])
+
+
+def test_box_canvases_train_and_score_in_pixels_and_iou(tmp_path: Path) -> None:
+    items = write_mnist_like(tmp_path / "items", n_train=400, n_test=100, holes=True)
+    run_cli("train", "data=fashion_boxes", f"paths.data_dir={items}", "data.train_size=512", "data.val_size=64",
+            "data.test_size=64", "data.canvas_size=[40,40]", "model.channels=[8,16]", "model.hidden_size=32",
+            "data.batch_size=32", *SHORT, f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    losses = scalars(tmp_path / "run", "train/loss")
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+    scores = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert {"test/iou", "test/rmse_px", "test/rmse/x0", "test/r2/y1"} <= set(scores)
+    assert 0 < scores["test/rmse_px"] < 12 and scores["test/iou"] > 0.2  # pixels of a 40x40 canvas
+    assert "val/boxes" in tags(tmp_path / "run")["images"]

@@ -1,11 +1,12 @@
 from src.callbacks.classification_images import ClassificationImages
-from src.callbacks.score_pictures import BinaryPictures, MultiLabelPictures, RegressionPictures
+from src.callbacks.score_pictures import BinaryPictures, BoxPictures, MultiLabelPictures, RegressionPictures
 from src.callbacks.segmentation_images import SegmentationImages
 from src.callbacks.transfer import BackboneTransfer
 
 __all__ = [
     "BackboneTransfer",
     "BinaryPictures",
+    "BoxPictures",
     "ClassificationImages",
     "MultiLabelPictures",
     "RegressionPictures",

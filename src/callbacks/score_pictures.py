@@ -1,10 +1,11 @@
-"""Pictures of a regressor, a binary and a multi-label classifier, for TensorBoard."""
+"""Pictures of a regressor, a box regressor, a binary and a multi-label classifier, for TensorBoard."""
 
 import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 from torchmetrics.classification import BinaryROC, MultilabelAveragePrecision
+from torchvision.utils import draw_bounding_boxes, make_grid
 
 from src.callbacks.pictures import first_samples, predict, tensorboard_writer
 
@@ -133,3 +134,26 @@ class MultiLabelPictures(TestOutputs):
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
         ax.set(ylim=(0, 1), ylabel="average precision", title=f"test AP per label (mean {precision.nanmean():.3f})")
         writer.add_figure("test/ap_per_label", figure, trainer.global_step)
+
+
+class BoxPictures(Callback):
+    """After each validation epoch: the first `num_samples` validation canvases with their true box (green) and
+    the predicted one (red), as one image grid (`val/boxes`)."""
+
+    def __init__(self, num_samples: int = 8) -> None:
+        self.num_samples = num_samples
+
+    def on_validation_epoch_end(self, trainer: Trainer, task: LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or trainer.sanity_checking:
+            return
+        images, boxes = first_samples(trainer, "val", self.num_samples)  # uint8 (N, 1, H, W), (N, 4) fractions
+        height, width = images.shape[2:]
+        scale = torch.tensor([width, height, width, height])
+        predicted = predict(task, trainer, images).clamp(0, 1) * scale
+        predicted[:, 2:] = torch.maximum(predicted[:, 2:], predicted[:, :2])  # a box the drawing accepts
+        drawn = [
+            draw_bounding_boxes(image.expand(3, -1, -1), torch.stack([true * scale, guess]), colors=["lime", "red"])
+            for image, true, guess in zip(images, boxes, predicted, strict=True)
+        ]
+        writer.add_image("val/boxes", make_grid(drawn, nrow=8, padding=2, pad_value=255), trainer.global_step)

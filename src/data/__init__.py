@@ -3,7 +3,7 @@ from src.data.cifar10 import CIFAR10DataModule
 from src.data.classification import ClassificationDataModule
 from src.data.csv_table import CSVTableDataModule
 from src.data.digits import DigitsDataModule
-from src.data.fashion_seg import FashionMultiLabelDataModule, FashionSegDataModule
+from src.data.fashion_seg import FashionBoxesDataModule, FashionMultiLabelDataModule, FashionSegDataModule
 from src.data.files import DataNotFoundError
 from src.data.folder import FolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
@@ -19,6 +19,7 @@ __all__ = [
     "DataNotFoundError",
     "DiabetesDataModule",
     "DigitsDataModule",
+    "FashionBoxesDataModule",
     "FashionMNISTDataModule",
     "FashionMultiLabelDataModule",
     "FashionSegDataModule",

@@ -2,6 +2,7 @@
 
 from src.tasks.base import Task
 from src.tasks.binary import BinaryClassificationTask
+from src.tasks.boxes import BoxScores, BoxTask
 from src.tasks.classification import ClassificationTask
 from src.tasks.multilabel import MultiLabelTask
 from src.tasks.regression import RegressionTask
@@ -9,6 +10,8 @@ from src.tasks.segmentation import SegmentationScores, SegmentationTask
 
 __all__ = [
     "BinaryClassificationTask",
+    "BoxScores",
+    "BoxTask",
     "ClassificationTask",
     "MultiLabelTask",
     "RegressionTask",

@@ -35,21 +35,23 @@ class RegressionTask(Task):
         loss: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
         num_targets: int,
-        extra_metrics: dict[str, Metric] | None = None,
         **options: Any,
     ) -> None:
-        """extra_metrics: more torchmetrics on (predictions, targets), both (B, num_targets) in target units.
-        options: the shared ones of `Task` (scheduler, monitor, monitor_mode, channels_last, compile)."""
+        """options: the shared ones of `Task` (scheduler, monitor, monitor_mode, channels_last, compile)."""
         self.num_targets = num_targets
         metrics = {
             "rmse": MeanSquaredError(squared=False, num_outputs=num_targets),
             "mae": MeanAbsoluteError(num_outputs=num_targets),
             "r2": R2Score(multioutput="raw_values"),
-            **(extra_metrics or {}),
+            **self.more_metrics(),
         }
         super().__init__(net, loss, optimizer, metrics, **{"monitor": "val/rmse", "monitor_mode": "min", **options})
         self.register_buffer("target_mean", torch.zeros(num_targets))
         self.register_buffer("target_std", torch.ones(num_targets))
+
+    def more_metrics(self) -> dict[str, Metric]:
+        """What a subclass scores besides rmse, mae and r2, on (predictions, targets) (B, T) in target units."""
+        return {}
 
     def setup(self, stage: str) -> None:
         # Only when fitting: evaluation keeps the statistics of the training run its checkpoint holds.
