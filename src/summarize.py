@@ -3,6 +3,8 @@
 Hydra calls the same code at the end of every sweep (conf/hydra/default.yaml); run it by hand for a sweep that
 was interrupted or is still running. Reads what each job directory holds: .hydra/overrides.yaml, status.json
 (status, best monitored value, epochs, times, the error line of a failed job) and metrics.json (test metrics).
+Jobs that differ only in the fold or the seed (a cross-validation, repeated seeds) are also summarised together:
+each metric's mean and standard deviation, in summary.md under the per-job rows and in summary_mean_std.csv.
 """
 
 import csv
@@ -10,6 +12,7 @@ import io
 import json
 import os
 import socket
+import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +24,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 TIME = "%Y-%m-%d %H:%M:%S"
+# Overrides that repeat an experiment rather than change it: jobs differing only in these are averaged.
+REPEATS = ("data.fold", "seed", "data.seed")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -43,16 +48,18 @@ def _alive(status: dict[str, Any]) -> bool:
     return True
 
 
+def _overrides(job: Path) -> list[str]:
+    path = job / ".hydra" / "overrides.yaml"
+    return [str(override) for override in OmegaConf.load(path)] if path.is_file() else []
+
+
 def job_row(job: Path) -> dict[str, Any]:
     """One job directory -> its summary row."""
     status = _read_json(job / "status.json")
     state = status.get("status", "not started")
     if state == "running" and not _alive(status):
         state = "interrupted"
-    overrides = (
-        OmegaConf.load(job / ".hydra" / "overrides.yaml") if (job / ".hydra" / "overrides.yaml").is_file() else []
-    )
-    row: dict[str, Any] = {"job": job.name, "status": state, "overrides": " ".join(map(str, overrides))}
+    row: dict[str, Any] = {"job": job.name, "status": state, "overrides": " ".join(_overrides(job))}
     for monitored, value in (status.get("best") or {}).items():
         row[f"{monitored} (best)"] = value
     # Whole-split test metrics; per-class ones (test/iou/<class>) stay in each job's metrics.json.
@@ -74,24 +81,80 @@ def summarize(sweep: str | Path) -> list[dict[str, Any]]:
     jobs = sorted((p.parent for p in sweep.glob("*/.hydra")), key=lambda p: (len(p.name.split("_")[0]), p.name))
     rows = [job_row(job) for job in jobs]
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    table = io.StringIO()
-    writer = csv.DictWriter(table, columns)
-    writer.writeheader()
-    writer.writerows(rows)
+    groups = mean_std(rows, [_overrides(job) for job in jobs])
+    markdown = _markdown(rows, columns)
+    if groups:
+        markdown += "\nMean ± standard deviation over " + ", ".join(REPEATS) + " (completed jobs):\n\n"
+        markdown += _markdown_table([{k: _plus_minus(v) for k, v in group.items()} for group in groups])
     # Written whole and renamed: parallel jobs (joblib, submitit) may summarise at the same moment.
-    for name, text in (("summary.csv", table.getvalue()), ("summary.md", _markdown(rows, columns))):
+    texts = {"summary.csv": _csv(rows, columns), "summary.md": markdown}
+    if groups:
+        texts["summary_mean_std.csv"] = _csv(*_flat(groups))
+    for name, text in texts.items():
         partial = sweep / f".{name}.{os.getpid()}.tmp"
         partial.write_text(text)
         os.replace(partial, sweep / name)
     return rows
 
 
-def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def mean_std(rows: list[dict[str, Any]], overrides: list[list[str]]) -> list[dict[str, Any]]:
+    """Completed jobs grouped by their overrides other than REPEATS -> per group with two jobs or more: the
+    shared overrides, the job count and, per metric column ("stage/name"), (mean, population std) of its values.
+    """
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row, given in zip(rows, overrides, strict=True):
+        if row["status"] == "completed":
+            key = " ".join(o for o in given if o.split("=", 1)[0].lstrip("+~") not in REPEATS)
+            grouped.setdefault(key, []).append(row)
+    groups = []
+    for key, members in grouped.items():
+        if len(members) < 2:
+            continue
+        metrics = [c for c in dict.fromkeys(k for row in members for k in row) if "/" in c]
+        group: dict[str, Any] = {"overrides": key, "jobs": len(members)}
+        for metric in metrics:
+            values = [row[metric] for row in members if isinstance(row.get(metric), int | float)]
+            if values:
+                group[metric] = (statistics.fmean(values), statistics.pstdev(values))
+        groups.append(group)
+    return groups
+
+
+def _plus_minus(value: Any) -> Any:
+    return f"{value[0]:.4g} ± {value[1]:.2g}" if isinstance(value, tuple) else value
+
+
+def _flat(groups: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(mean, std) cells -> "<metric> mean" and "<metric> std" columns, for the CSV."""
+    rows = []
+    for group in groups:
+        row = {}
+        for key, value in group.items():
+            row |= {f"{key} mean": value[0], f"{key} std": value[1]} if isinstance(value, tuple) else {key: value}
+        rows.append(row)
+    return rows, list(dict.fromkeys(key for row in rows for key in row))
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    table = io.StringIO()
+    writer = csv.DictWriter(table, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return table.getvalue()
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> str:
     def cell(value: Any) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value).replace("|", "\\|")
 
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(column, "")) for column in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    lines = [_markdown_table([{column: row.get(column, "") for column in columns} for row in rows]).rstrip("\n")]
     failed = [row for row in rows if row["status"] != "completed"]
     if failed:
         lines += ["", "Jobs that did not complete:", ""]

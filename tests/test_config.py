@@ -11,13 +11,15 @@ from omegaconf import OmegaConf
 from src.run.build import build, build_trainer
 from tests.conftest import CONF, compose_config
 
-# `task` is no free choice: each data config picks its own (tested below with the data configs).
-GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths", "task"))
+# `task` and `recipe` are no free choices: each data config picks its own (tested below with the data configs).
+GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths", "task", "recipe"))
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 # Models that output a class per pixel are built on segmentation data; every other option on the default data.
 SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
 # VAEs and their loss are built on generative data.
 GENERATIVE = {("model", "vae_mlp"), ("model", "vae_conv"), ("loss", "elbo")}
+# What an option needs from the command line before it builds (your own table: its file and target).
+REQUIRED = {("data", "table"): ["data.path=rows.csv", "data.target=y", "data.num_features=3"]}
 
 
 def test_every_group_has_options() -> None:
@@ -40,7 +42,7 @@ def test_every_group_has_options() -> None:
 def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
     data = ["data=fashion_seg"] if group == "model" and option in SEGMENTATION_MODELS else []
     data = ["data=fashion_mnist_binarized"] if (group, option) in GENERATIVE else data
-    cfg = compose_config("train", f"{group}={option}", *data, output_dir=tmp_path)
+    cfg = compose_config("train", f"{group}={option}", *data, *REQUIRED.get((group, option), []), output_dir=tmp_path)
     datamodule, _ = build(cfg)  # data module, net, loss, optimiser and scheduler, each checked against the data
     assert not datamodule.splits  # and no file was read
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():

@@ -38,7 +38,7 @@ def test_a_failed_job_is_listed_with_its_error_and_fails_the_sweep(tmp_path: Pat
     assert result.returncode == 1 and "Traceback" not in result.stderr
     table = rows(tmp_path)
     assert [row["status"] for row in table] == ["completed", "failed"]
-    assert table[1]["error"].startswith("model=unet outputs (10, 8, 8) per image")
+    assert table[1]["error"].startswith("model=unet outputs (10, 8, 8) per sample")
     assert "1_model=unet: failed: model=unet outputs" in (tmp_path / "summary.md").read_text()
 
 

@@ -51,6 +51,8 @@ class ClassificationImages(Callback):
         if writer is None or trainer.sanity_checking:
             return
         images, labels = first_samples(trainer, "val", self.num_samples)
+        if images.ndim != 4:  # a table's rows: nothing to draw until the confusion matrix at test
+            return
         first_conv = next((m for m in task.modules() if isinstance(m, nn.Conv2d)), None)
         feature_maps = []
         hook = first_conv.register_forward_hook(lambda *args: feature_maps.append(args[2])) if first_conv else None
@@ -92,9 +94,10 @@ class ClassificationImages(Callback):
         figure, ax = self.confusion.plot(val=matrix, labels=names)
         figure.set_size_inches(1 + 0.6 * len(names), 1 + 0.6 * len(names))
         ax.set_title("test confusion matrix (rows: true, columns: predicted)")
+        images, labels = first_samples(trainer, "test", self.num_samples)
         if self.save_dir:
             save_figure(figure, self.save_dir / "confusion_matrix.png")
-            images, labels = first_samples(trainer, "test", self.num_samples)
+        if self.save_dir and images.ndim == 4:
             grid = prediction_grid(images, labels, predict(task, trainer, images), names)
             save_figure(grid, self.save_dir / "predictions.png")
             plt.close(grid)

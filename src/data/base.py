@@ -107,6 +107,9 @@ class InMemoryDataModule(LightningDataModule):
     """
 
     task: ClassVar[str]
+    # What a sample is, for errors (a net that cannot take it) and the config keys that describe it.
+    inputs: ClassVar[str] = "images"
+    input_keys: ClassVar[tuple[str, ...]] = ("in_channels", "image_size")
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     class_names: list[str]
@@ -137,6 +140,10 @@ class InMemoryDataModule(LightningDataModule):
         self.random_scale = _scale_range(random_scale)
         self.num_workers = num_workers
         self.splits: dict[str, InMemoryDataset] = {}
+
+    def example_inputs(self, batch_size: int) -> Tensor:
+        """Blank inputs shaped as the net receives them, (batch_size, C, H, W): to probe it before data loads."""
+        return torch.zeros(batch_size, self.in_channels, *self.image_size)
 
     def load(self) -> dict[str, Split]:
         """Decode the files once: {"train": (images, targets), "test": (...)}, optionally also "val".
@@ -218,7 +225,8 @@ class InMemoryDataModule(LightningDataModule):
         return self._loader("test")
 
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple[Tensor, Tensor]:
-        """uint8 images and stored targets -> (images float normalised (B, C, H, W), int64 targets).
+        """uint8 images and stored targets -> (images float normalised (B, C, H, W), targets: int64, or float as
+        stored (regression)).
 
         Augmented only while the trainer trains: validation and test batches are the images as stored.
         """
@@ -226,7 +234,7 @@ class InMemoryDataModule(LightningDataModule):
         images = images.float().div_(255)
         if self.trainer is not None and self.trainer.training:
             images, targets = self.augment(images, targets)
-        return self.normalize(images), targets.long()
+        return self.normalize(images), targets if targets.is_floating_point() else targets.long()
 
     def augment(self, images: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """Random geometry per image on the batch's device. images: (B, C, H, W) in [0, 1]."""

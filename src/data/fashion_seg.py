@@ -8,6 +8,7 @@ and the mask alike, so items of class k paint exactly class k + 1 where they sho
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torchvision
@@ -145,3 +146,90 @@ class FashionSegDataModule(SegmentationDataModule):
             splits[split] = (canvases.images, canvases.masks)
             self.sources[split] = canvases.sources
         return splits
+
+
+class FashionMultiLabelDataModule(FashionSegDataModule):
+    """The same canvases, their target the set of Fashion-MNIST classes that show: multi-hot uint8 (N, 10),
+    served as int64 (B, 10). An item wholly painted over by later ones does not show and is not a label.
+
+    Same generator, seed and item split as `FashionSegDataModule` (no item in two splits). Augmentation moves
+    only pixels (zoom, crop, flip): the labels stay as they are, so keep a crop small enough not to cut items out.
+    """
+
+    task: ClassVar[str] = "multilabel"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.class_names = list(torchvision.datasets.FashionMNIST.classes)
+
+    def load(self) -> dict[str, Split]:
+        return {split: (images, present_classes(masks, 11)) for split, (images, masks) in super().load().items()}
+
+    def check_targets(self, images: Tensor, labels: Tensor) -> None:
+        if labels.dtype != torch.uint8 or labels.shape != (len(images), self.num_classes):
+            raise ValueError(f"labels must be uint8 (N, {self.num_classes}), got {labels.dtype} {tuple(labels.shape)}")
+
+    def augment(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Random zoom, crop and flip per canvas. images: (B, 1, H, W) in [0, 1]; labels (B, 10) unchanged."""
+        images, _ = self.random_geometry(images)
+        return images, labels
+
+
+def present_classes(masks: Tensor, num_values: int) -> Tensor:
+    """masks uint8 (N, H, W) of 0 (background) and class + 1 -> uint8 (N, num_values - 1): 1 where a class shows."""
+    counts = torch.zeros(len(masks), num_values, dtype=torch.int64)
+    counts.scatter_add_(1, masks.flatten(1).long(), torch.ones_like(masks.flatten(1), dtype=torch.int64))
+    return (counts[:, 1:] > 0).to(torch.uint8)
+
+
+class FashionBoxesDataModule(FashionSegDataModule):
+    """Canvases of one item each, the target its bounding box: float32 (N, 4), (x0, y0, x1, y1) as fractions of
+    the canvas width and height, the tightest box around the item's pixels that show (x1, y1 exclusive).
+
+    Same generator, seed and item split as `FashionSegDataModule`, with `items_per_canvas` [1, 1]. Augmentation
+    is refused: a zoom, crop or flip would move the item without its box.
+    """
+
+    task: ClassVar[str] = "boxes"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.items_per_canvas != (1, 1):
+            raise ValueError(f"data.items_per_canvas must be [1, 1] for boxes, got {list(self.items_per_canvas)}")
+        if self.random_crop_padding or self.random_flip or self.random_scale:
+            raise ValueError(
+                "data=fashion_boxes moves no box with its canvas: set data.random_crop_padding=0, "
+                "data.random_flip=false and data.random_scale=null"
+            )
+        self.class_names = ["item"]
+        self.target_names = ["x0", "y0", "x1", "y1"]
+
+    def load(self) -> dict[str, Split]:
+        return {split: (images, item_boxes(masks)) for split, (images, masks) in super().load().items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Also the training boxes' mean and std, which the regression learns in (`RegressionTask`)."""
+        super().setup(stage)
+        boxes = self.splits["train"].tensors[1].double()
+        self.target_mean, self.target_std = boxes.mean(0), boxes.std(0, correction=0)
+
+    def check_targets(self, images: Tensor, boxes: Tensor) -> None:
+        if boxes.dtype != torch.float32 or boxes.shape != (len(images), 4):
+            raise ValueError(f"boxes must be float32 (N, 4), got {boxes.dtype} {tuple(boxes.shape)}")
+
+    def augment(self, images: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
+        return images, boxes  # refused in __init__: nothing moves
+
+
+def item_boxes(masks: Tensor) -> Tensor:
+    """masks (N, H, W), non-zero where the item shows -> boxes float32 (N, 4): (x0, y0, x1, y1) / (W, H, W, H)."""
+    height, width = masks.shape[1:]
+    shows = masks.ne(0)
+    (x0, x1), (y0, y1) = _edges(shows.any(1)), _edges(shows.any(2))  # columns (N, W), rows (N, H) with pixels
+    boxes = torch.stack([x0, y0, x1, y1], 1).float()
+    return boxes / torch.tensor([width, height, width, height], dtype=torch.float32)
+
+
+def _edges(hits: Tensor) -> tuple[Tensor, Tensor]:
+    """hits (N, L) bool -> the first True index and one past the last, each (N,)."""
+    return hits.float().argmax(1), hits.shape[1] - hits.flip(1).float().argmax(1)

@@ -6,6 +6,7 @@ Lightning are loaded.
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
 
 from src.run.directories import started_here, write_status
 
@@ -47,9 +48,23 @@ def _is_user_error(error: BaseException) -> bool:
     return lightning_errors is not None and isinstance(error, lightning_errors.MisconfigurationException)
 
 
+def _missing_data_key(error: BaseException) -> str | None:
+    """What a model config asked of the data that its config lacks (a CNN's data.in_channels on a table)."""
+    found = re.match(r"Interpolation key 'data\.(\w+)' not found", str(error))
+    if not isinstance(error, InterpolationKeyError) or not found or not HydraConfig.initialized():
+        return None
+    choices = HydraConfig.get().runtime.choices
+    return (
+        f"model={choices.get('model')} needs data.{found[1]}, which data={choices.get('data')} does not have; "
+        "choose a model its samples fit (a table's rows are feature vectors, data.num_features: model=mlp)"
+    )
+
+
 def _message(error: BaseException) -> str:
     if _is_out_of_memory(error):
         return OUT_OF_MEMORY_HINT
+    if missing := _missing_data_key(error):
+        return missing
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 

@@ -46,6 +46,8 @@ class Task(LightningModule):
     """
 
     name: ClassVar[str]
+    # How to give the net the outputs this task needs (the end of the error when they differ).
+    outputs_hint: ClassVar[str] = "let the model config interpolate ${data.num_classes}"
 
     def __init__(
         self,
@@ -108,6 +110,10 @@ class Task(LightningModule):
             "PredictionFiles (see src/inference/files.py)"
         )
 
+    def loss_targets(self, targets: Tensor) -> Tensor:
+        """What the loss compares the logits with; the targets as served unless the task rescales them."""
+        return targets
+
     # The shared machinery.
     @property
     def backbone(self) -> nn.Module:
@@ -130,9 +136,9 @@ class Task(LightningModule):
             )
         if tuple(logits.shape[1:]) not in accepted:
             raise ValueError(
-                f"{names['model']} outputs {tuple(logits.shape[1:])} per image, but the {self.name} task of "
-                f"{names['data']} needs {' or '.join(map(str, accepted))}; choose a {self.name} model, or let "
-                "the model config interpolate ${data.num_classes}"
+                f"{names['model']} outputs {tuple(logits.shape[1:])} per sample, but the {self.name} task of "
+                f"{names['data']} needs {' or '.join(map(str, accepted))}; choose a {self.name} model, or "
+                f"{self.outputs_hint}"
             )
         try:
             self.loss(logits, self.example_targets(datamodule, len(logits)))
@@ -140,19 +146,19 @@ class Task(LightningModule):
             raise ValueError(f"{names['loss']} cannot train the {self.name} task of {names['data']}: {error}") from None
 
     def probe_net(self, datamodule: LightningDataModule, names: Mapping[str, str], *inputs: Tensor) -> Any:
-        """The net's output for two blank images of the data's shape (and `inputs`), in eval mode; a net that
+        """The net's output for two blank inputs of the data's shape (and `inputs`), in eval mode; a net that
         cannot take them fails with one line."""
-        probe = torch.zeros(2, datamodule.in_channels, *datamodule.image_size)
+        probe = datamodule.example_inputs(2)
         was_training = self.net.training
         self.net.eval()
         try:
             with torch.no_grad():
                 return self.net(probe, *inputs)
         except RuntimeError as error:
+            keys = " and ".join(f"${{data.{key}}}" for key in datamodule.input_keys)
             raise ValueError(
-                f"{names['model']} cannot take the images of {names['data']} {tuple(probe.shape[1:])}: "
-                f"{str(error).splitlines()[0]}; let the model config interpolate ${{data.in_channels}} and "
-                "${data.image_size}"
+                f"{names['model']} cannot take the {datamodule.inputs} of {names['data']} {tuple(probe.shape[1:])}: "
+                f"{str(error).splitlines()[0]}; let the model config interpolate {keys}"
             ) from None
         finally:
             self.net.train(was_training)
@@ -160,7 +166,7 @@ class Task(LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
         images, targets = batch
         logits = self(images)
-        loss = self.loss(logits, targets)
+        loss = self.loss(logits, self.loss_targets(targets))
         if stage != "train":  # the parts of a WeightedSumLoss, averaged over the epoch (and ranks)
             for term, value in getattr(self.loss, "last_terms", {}).items():
                 self.log(f"{stage}/loss_{term}", value, on_step=False, on_epoch=True, sync_dist=True)

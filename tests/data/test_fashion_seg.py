@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.data import FashionMNISTDataModule, FashionSegDataModule
-from src.data.fashion_seg import compose_canvases
+from src.data import FashionBoxesDataModule, FashionMNISTDataModule, FashionSegDataModule
+from src.data.fashion_seg import compose_canvases, item_boxes
 from tests.conftest import write_mnist_like
 
 SYSTEM_COPY = Path(FashionMNISTDataModule.system_dir)
@@ -130,3 +130,26 @@ def test_the_default_sizes_build_from_the_real_items() -> None:
     masks = datamodule.splits["train"].tensors[1]
     assert set(masks.unique().tolist()) == set(range(11))
     assert 0.05 < datamodule.mean[0] < 0.2  # mostly blank canvases
+
+
+def test_box_targets_follow_the_canvas(tmp_path: Path) -> None:
+    items = write_mnist_like(tmp_path / "items", n_train=200, n_test=50, holes=True)
+    data = FashionBoxesDataModule(data_dir=str(items), batch_size=8, val_size=16, seed=1, num_classes=1,
+                                  in_channels=1, image_size=[48, 40], canvas_size=[48, 40], items_per_canvas=[1, 1],
+                                  train_size=64, test_size=16)  # fmt: skip
+    data.setup()
+    images, boxes = data.splits["train"].tensors
+    assert boxes.shape == (64, 4) and boxes.dtype == torch.float32
+    pixels = (boxes * torch.tensor([40, 48, 40, 48])).round().long()
+    for image, (x0, y0, x1, y1) in zip(images[:, 0], pixels, strict=True):
+        shows = image > 0
+        assert shows[y0:y1, x0:x1].sum() == shows.sum()  # every pixel of the item inside its box
+        assert shows[y0, x0:x1].any() and shows[y1 - 1, x0:x1].any()  # and the box touches it on each side
+        assert shows[y0:y1, x0].any() and shows[y0:y1, x1 - 1].any()
+    mask = torch.zeros(1, 6, 5, dtype=torch.uint8)
+    mask[0, 1:3, 2:4] = 4
+    assert item_boxes(mask)[0].tolist() == pytest.approx([2 / 5, 1 / 6, 4 / 5, 3 / 6])
+    with pytest.raises(ValueError, match="moves no box with its canvas"):
+        FashionBoxesDataModule(data_dir=str(items), batch_size=8, val_size=16, seed=1, num_classes=1, in_channels=1,
+                               image_size=[48, 40], canvas_size=[48, 40], items_per_canvas=[1, 1],
+                               random_flip=True)  # fmt: skip

@@ -95,7 +95,7 @@ NAMES = {"data": "data=digits", "model": "model=cnn", "loss": "loss=cce", "task"
 
 
 def test_a_net_that_predicts_other_classes_fails_before_any_data_loads() -> None:
-    with pytest.raises(ValueError, match=r"model=cnn outputs \(7,\) per image, but the classification task of "
+    with pytest.raises(ValueError, match=r"model=cnn outputs \(7,\) per sample, but the classification task of "
                        r"data=digits needs \(10,\)"):  # fmt: skip
         task(num_classes=7).check_fits(digits(), NAMES)
 

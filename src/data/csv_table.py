@@ -1,0 +1,127 @@
+"""The user's own table: a CSV file with a header row, read once with the standard library's csv module."""
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from src.data.tables import TableDataModule
+
+MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}  # cells that mean "no value" (case-insensitive)
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(item) for item in value]
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """-> (header, rows of cells); ValueError naming the file when it is empty or a row is ragged."""
+    if not path.is_file():
+        raise FileNotFoundError(f"data.path={path} does not exist; give the path of a CSV file with a header row")
+    with open(path, newline="") as file:
+        rows = [row for row in csv.reader(file) if row]  # blank lines are no rows
+    if not rows:
+        raise ValueError(f"{path} is empty; it needs a header row and at least one row of values")
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    if not body:
+        raise ValueError(f"{path} has a header but no rows of values")
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path} line {number} has {len(row)} cells but the header has {len(header)} columns")
+    return header, body
+
+
+class CSVTableDataModule(TableDataModule):
+    """A CSV file (`path`) of one row per sample: `target` names the target column (or several: regression
+    targets or multi-label 0/1 columns), `drop` columns to ignore, `categorical` columns of names that become
+    one-hot features (one 0/1 column per value found in the file, in sorted order). Every other column must be
+    numeric. Classification targets may be any names: the classes are their sorted distinct values.
+
+    Refused with one line that names the file and the column: a missing value, a missing target (or drop, or
+    categorical) column, a non-numeric column not declared categorical, an empty file.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        target: str | Sequence[str],
+        categorical: Sequence[str] | None = None,
+        drop: Sequence[str] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.path = Path(path).expanduser()
+        self.targets = _as_list(target)
+        if not self.targets:
+            raise ValueError("data.target must name the target column (or a list of them), got none")
+        self.categorical = _as_list(categorical)
+        self.drop = _as_list(drop)
+        self.class_names: list[str] = []
+        self.target_names = self.targets
+
+    def read(self) -> tuple[Tensor, Tensor]:
+        header, rows = read_csv(self.path)
+        for key, names in (("target", self.targets), ("categorical", self.categorical), ("drop", self.drop)):
+            for name in names:
+                if name not in header:
+                    raise ValueError(
+                        f"{self.path} has no column {name!r} (data.{key}); its columns: {', '.join(header)}"
+                    )
+        columns = {name: [row[index].strip() for row in rows] for index, name in enumerate(header)}
+        for name, cells in columns.items():
+            if name not in self.drop and (empty := [i for i, c in enumerate(cells) if c.lower() in MISSING]):
+                raise ValueError(
+                    f"{self.path} has no value in column {name!r} on line {empty[0] + 2} ({len(empty)} rows in all); "
+                    "fill them in, remove those rows, or drop the column with data.drop"
+                )
+        used = [name for name in header if name not in self.drop and name not in self.targets]
+        self.feature_names = []
+        features = []
+        for name in used:
+            if name in self.categorical:
+                values = sorted(set(columns[name]))
+                self.feature_names += [f"{name}={value}" for value in values]
+                features += [[float(cell == value) for cell in columns[name]] for value in values]
+            else:
+                self.feature_names.append(name)
+                features.append(self._numbers(name, columns[name]))
+        return torch.tensor(features, dtype=torch.float64).T.float(), self._encode_targets(columns)
+
+    def _numbers(self, name: str, cells: list[str]) -> list[float]:
+        try:
+            return [float(cell) for cell in cells]
+        except ValueError:
+            bad = next(index for index, cell in enumerate(cells) if not _is_number(cell))
+            raise ValueError(
+                f"{self.path} column {name!r} holds {cells[bad]!r} (line {bad + 2}), which is not a number; declare "
+                "it in data.categorical or leave it out with data.drop"
+            ) from None
+
+    def _encode_targets(self, columns: dict[str, list[str]]) -> Tensor:
+        if self.task in ("binary", "classification"):
+            if len(self.targets) != 1:
+                raise ValueError(f"data.task={self.task} takes one target column, got data.target={self.targets}")
+            cells = columns[self.targets[0]]
+            self.class_names = sorted(set(cells), key=lambda c: (not _is_number(c), float(c) if _is_number(c) else c))
+            index = {name: number for number, name in enumerate(self.class_names)}
+            return torch.tensor([index[cell] for cell in cells])
+        values = torch.tensor([self._numbers(name, columns[name]) for name in self.targets]).T  # (N, T)
+        if self.task == "regression":
+            return values.float()
+        if not ((values == 0) | (values == 1)).all():
+            raise ValueError(f"{self.path}: multilabel target columns {self.targets} must hold only 0 and 1")
+        self.class_names = self.targets  # a label per column
+        return values.long()
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
