@@ -71,7 +71,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "bad pooling": ("train", ["data=digits", "model.pool=median"], "model.pool must be 'max', 'avg', a list of ('max', 'avg' or null) or null, got 'median'"),
     "more cpu devices than cores": ("train", [*QUICK, "trainer.accelerator=cpu", "trainer.devices=64"], "trainer.devices=64 asks for 64 CPU processes"),
     "a gpu that is not there": ("train", [*QUICK, "trainer.accelerator=gpu"], "the trainer cannot start with trainer.accelerator=gpu, trainer.devices=1, trainer.precision=32-true: No supported gpu backend found!; trainer=cpu runs anywhere"),
-    "unknown precision": ("train", [*QUICK, "trainer.precision=bf17"], "Precision 'bf17' is invalid"),
+    "unknown precision": ("train", [*QUICK, "trainer.precision=bf17"], "trainer.precision must be 64, 32, 16, 'transformer-engine'"),
     "class subset that does not exist": ("train", [*QUICK, "data.classes=[8,10]"], "data.classes has class 10, which does not exist; valid: 0..9"),
     "no training data left": ("train", [*QUICK, "data.train_fraction=0"], "data.train_fraction must be in (0, 1], got 0"),
     # Data on disk that is missing or damaged.
