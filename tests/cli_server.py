@@ -27,7 +27,9 @@ import torch
 import torchvision  # noqa: F401
 from hydra.core.plugins import Plugins
 
-# The project's own modules too, with Hydra's plugin scan in serve(): another 0.2 s a run.
+# The project's own modules too, with Hydra's plugin scan in serve(): another 0.2 s a run. From this checkout
+# (the server starts in its root), as `python -m` would import them, not from wherever `pip install -e` pointed.
+sys.path.insert(0, os.getcwd())
 for module in ("callbacks", "data", "eval", "losses", "models", "tasks", "train", "inference.files", "predict"):
     importlib.import_module(f"src.{module}")
 try:  # the export extra: torch's ONNX exporter and ONNX Runtime, 2 s of imports in every src.export run otherwise

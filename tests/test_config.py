@@ -56,10 +56,18 @@ def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_eval_accepts_every_option_a_training_run_took(group: str, option: str, tmp_path: Path) -> None:
+    # Eval composes what training composed with the same option, but for what conf/eval.yaml changes.
+    trained = OmegaConf.to_container(compose_config("train", f"{group}={option}", output_dir=tmp_path))
     cfg = compose_config("eval", f"{group}={option}", "ckpt_path=best.ckpt", output_dir=tmp_path)
-    assert cfg.trainer.devices == 1  # every test sample scored exactly once
+    evaluated = OmegaConf.to_container(cfg)
+    assert evaluated.pop("ckpt_path") == "best.ckpt"
+    assert evaluated["trainer"].pop("devices") == 1  # every test sample scored exactly once
+    assert evaluated["callbacks"]["images"].pop("save_dir") == "${paths.output_dir}/predictions"
+    trained["trainer"].pop("devices")
     if group != "logger":
-        assert not cfg.logger  # by default evaluation writes metrics.json, no event files
+        assert evaluated.pop("logger") == {}  # by default evaluation writes metrics.json, no event files
+        trained.pop("logger")
+    assert evaluated == trained
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])

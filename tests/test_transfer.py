@@ -74,7 +74,7 @@ def backbone_state(module: nn.Module) -> dict[str, torch.Tensor]:
 def test_the_target_starts_from_the_source_backbone_and_a_new_head(source_ckpt: Path) -> None:
     source = torch.load(source_ckpt, weights_only=True)["state_dict"]
     target = task()
-    BackboneTransfer(str(source_ckpt)).setup(trainer(), target, "fit")
+    BackboneTransfer(str(source_ckpt)).on_fit_start(trainer(), target)  # a fit that starts, not one that resumes
     for key, tensor in target.backbone.state_dict().items():
         assert torch.equal(tensor, source[f"net.backbone.{key}"]), key
     assert not torch.equal(target.net.head[-1].weight, source["net.head.1.weight"])
@@ -82,7 +82,7 @@ def test_the_target_starts_from_the_source_backbone_and_a_new_head(source_ckpt: 
 
 def test_a_source_of_another_model_fails_naming_the_first_tensor(source_ckpt: Path) -> None:
     with pytest.raises(ValueError, match=r"does not fit this model: net\.backbone\.1\.weight is missing") as error:
-        BackboneTransfer(str(source_ckpt)).setup(trainer(), task(MLP(1, (8, 8), 10)), "fit")
+        BackboneTransfer(str(source_ckpt)).on_fit_start(trainer(), task(MLP(1, (8, 8), 10)))
     assert "\n" not in str(error.value)
 
 
@@ -90,7 +90,8 @@ def test_without_a_source_or_with_a_missing_one_the_error_says_what_to_pass(tmp_
     with pytest.raises(ValueError, match=r"transfer needs a source: transfer\.source_ckpt="):
         BackboneTransfer().setup(trainer(), task(), "fit")
     with pytest.raises(FileNotFoundError, match=r"transfer\.source_ckpt=.*nope\.ckpt does not exist; train the source"):
-        BackboneTransfer(str(tmp_path / "nope.ckpt"))
+        BackboneTransfer(str(tmp_path / "nope.ckpt")).on_fit_start(trainer(), task())
+    BackboneTransfer(str(tmp_path / "nope.ckpt")).setup(trainer(), task(), "test")  # evaluation needs no source
 
 
 class Snapshot(Callback):
@@ -116,7 +117,7 @@ def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> 
 def test_freeze_keeps_weights_and_batchnorm_statistics_while_the_head_learns(source_ckpt: Path, cache: bool) -> None:
     target, snapshot, transfer = task(), Snapshot(), BackboneTransfer(str(source_ckpt), freeze_epochs=None,
                                                                        cache_features=cache)  # fmt: skip
-    transfer.setup(trainer(), target, "fit")
+    transfer.on_fit_start(trainer(), target)
     loaded, head = backbone_state(target), target.net.head[-1].weight.clone()
     trainer(snapshot, transfer).fit(target, datamodule=digits())
     assert not changed(loaded, snapshot.states[-1])  # running_mean/var and num_batches_tracked too

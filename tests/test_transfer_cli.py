@@ -11,6 +11,7 @@ import pytest
 import timm
 import torch
 import torchvision
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import run_cli
@@ -31,16 +32,27 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run / "checkpoints" / "best.ckpt"
 
 
-def test_the_pair_trains_source_then_target_in_one_multirun(tmp_path: Path) -> None:
+def test_the_pair_trains_source_then_target_and_the_target_evaluates_and_resumes_alone(tmp_path: Path) -> None:
     # The documented command (experiment=transfer_pair), on the digits instead of Fashion-MNIST.
     run_cli("train", "-m", "experiment=transfer_pair", *DIGITS, "trainer.max_epochs=4", f"hydra.sweep.dir={tmp_path}")
-    assert accuracy(tmp_path / "source") > 0.6 and (tmp_path / "finetune" / "metrics.json").is_file()
-    events = EventAccumulator(str(tmp_path / "finetune" / "tensorboard"))
+    target = tmp_path / "finetune"
+    assert accuracy(tmp_path / "source") > 0.6 and (target / "metrics.json").is_file()
+    events = EventAccumulator(str(target / "tensorboard"))
     events.Reload()
     assert {"lr-AdamW/head", "lr-AdamW/backbone"} <= set(events.Tags()["scalars"])  # two parameter groups
-    # The target found the source's checkpoint in its sweep directory (a missing one stops the run).
-    config = (tmp_path / "finetune" / ".hydra" / "config.yaml").read_text()
-    assert "source_ckpt: ${hydra:sweep.dir}/source/checkpoints/best.ckpt" in config
+    # The saved config names the source this sweep trained, not ${hydra:sweep.dir}, which resolves elsewhere later.
+    saved = OmegaConf.load(target / ".hydra" / "config.yaml")
+    assert saved.transfer.source_ckpt == str(tmp_path / "source" / "checkpoints" / "best.ckpt")
+    # The target's own checkpoints hold its weights: neither eval nor resume needs the source file.
+    (tmp_path / "source" / "checkpoints").rename(tmp_path / "source" / "moved")
+    metrics = json.loads((target / "metrics.json").read_text())
+    run_cli("eval", f"ckpt_path={target / 'checkpoints' / 'best.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}")
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics  # to the last digit
+    run_cli("train", f"resume={target}")
+    assert json.loads((target / "status.json").read_text())["status"] == "completed"
+    assert json.loads((target / "metrics.json").read_text()) == metrics
+    hydra = OmegaConf.load(target / ".hydra" / "resume" / "hydra.yaml").hydra  # the project's hydra settings
+    assert {"sweep_summary", "resolved_config"} <= set(hydra.callbacks) and hydra.job.chdir is False
 
 
 @pytest.mark.parametrize("strategy", ["freeze", "gradual", "scratch"])

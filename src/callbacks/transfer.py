@@ -22,9 +22,10 @@ from src.run.checkpoints import load_checkpoint
 class BackboneTransfer(Callback):
     """Start the task's backbone from a source, keep it frozen for `freeze_epochs`, and cache its features.
 
-    source_ckpt: a Lightning checkpoint of a run with the same model; before fitting its `net.backbone.*`
-    tensors are loaded (weights_only), the head stays new. None: the model's own pretrained weights
-    (e.g. model.weights=package). from_scratch: no source at all, the baseline (fails if the model is pretrained).
+    source_ckpt: a Lightning checkpoint of a run with the same model; when a fit starts (not when it resumes,
+    nor at evaluation) its `net.backbone.*` tensors are loaded (weights_only), the head stays new. None: the
+    model's own pretrained weights (e.g. model.weights=package). from_scratch: no source at all, the baseline
+    (fails if the model is pretrained).
     freeze_epochs: 0 trains everything from the start (finetune); k freezes the backbone for the first k
     epochs (gradual); None for good (freeze). A frozen backbone gets no gradients and runs in eval mode: its
     weights and BatchNorm statistics stay the source's, and its dropout is off.
@@ -44,11 +45,6 @@ class BackboneTransfer(Callback):
     ) -> None:
         if source_ckpt and from_scratch:
             raise ValueError("transfer=scratch starts from random weights: drop transfer.source_ckpt")
-        if source_ckpt and not Path(source_ckpt).is_file():
-            raise FileNotFoundError(
-                f"transfer.source_ckpt={source_ckpt} does not exist; train the source first (transfer=source) "
-                "and pass its <run>/checkpoints/best.ckpt"
-            )
         if freeze_epochs is not None and freeze_epochs < 0:
             raise ValueError(f"transfer.freeze_epochs must be >= 0 or null (frozen for good), got {freeze_epochs}")
         self.source_ckpt = source_ckpt
@@ -71,13 +67,21 @@ class BackboneTransfer(Callback):
                 "transfer needs a source: transfer.source_ckpt=<source run>/checkpoints/best.ckpt, or a model "
                 "with pretrained weights (e.g. model=efficientnet_lite0 model.weights=package)"
             )
-        if self.source_ckpt:  # a resumed run's own checkpoint is restored after this, and wins
-            load_checkpoint(self.source_ckpt, task.net.backbone, prefix="net.backbone.")
 
     def frozen(self, epoch: int) -> bool:
         return self.freeze_epochs is None or epoch < self.freeze_epochs
 
     def on_fit_start(self, trainer: Trainer, task: LightningModule) -> None:
+        # The source matters only to a fit that starts from it: evaluation and a resumed run (whose checkpoint,
+        # restored by now, holds its own weights) need no source file.
+        if self.source_ckpt and not trainer.ckpt_path:
+            if not Path(self.source_ckpt).is_file():
+                raise FileNotFoundError(
+                    f"transfer.source_ckpt={self.source_ckpt} does not exist; train the source first "
+                    "(transfer=source) and pass its <run>/checkpoints/best.ckpt"
+                )
+            load_checkpoint(self.source_ckpt, task.net.backbone, prefix="net.backbone.")  # in place: the optimiser
+            # holds the same tensors
         # After configure_optimizers, so that the optimiser holds the backbone's parameters for later.
         task.backbone.requires_grad_(not self.frozen(trainer.current_epoch))
 

@@ -1,15 +1,18 @@
 """A configurable convolutional classifier: the kernel and pooling choices are first-class knobs."""
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import torch.nn as nn
 
 from src.models.classifier import Classifier, activation_layer
-from src.models.layers import check_dropout, conv_norm_act
+from src.models.layers import check_choice, check_dropout, conv_norm_act
 
 T = TypeVar("T")
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+# Literal types, so that the config check (src/run/config_check.py) can name the allowed values.
+Pool = Literal["max", "avg"]
+Padding = int | Literal["same"]
 
 
 def per_layer(key: str, value: T | Sequence[T], num_layers: int) -> list[T]:
@@ -87,8 +90,8 @@ class ConvNet(Classifier):
         channels: Sequence[int] = (32, 64, 128),
         kernel_sizes: int | Sequence[int] = 3,
         strides: int | Sequence[int] = 1,
-        paddings: int | str | Sequence[int | str] = "same",
-        pool: str | Sequence[str | None] | None = "max",
+        paddings: Padding | Sequence[Padding] = "same",
+        pool: Pool | Sequence[Pool | None] | None = "max",
         pool_size: int = 2,
         pool_stride: int | None = None,
         global_pool: bool = False,
@@ -103,10 +106,13 @@ class ConvNet(Classifier):
         n = len(channels)
         kernels, stride_list = per_layer("model.kernel_sizes", kernel_sizes, n), per_layer("model.strides", strides, n)
         paddings = per_layer("model.paddings", paddings, n)
+        for padding in paddings:
+            if padding != "same" and (isinstance(padding, bool) or not isinstance(padding, int) or padding < 0):
+                raise ValueError(f"model.paddings must be 'same' or an integer >= 0 (per layer), got {padding!r}")
         pads = [k // 2 if p == "same" else p for k, p in zip(kernels, paddings, strict=True)]
         pools = per_layer("model.pool", pool, n)
-        if bad := [p for p in pools if p is not None and p not in POOLS]:
-            raise ValueError(f"model.pool must be 'max', 'avg' or null, got {bad[0]!r}")
+        for layer_pool in pools:
+            check_choice("model.pool", layer_pool, [*POOLS, None])
         pool_stride = pool_stride or pool_size
 
         size = _feature_map_size(tuple(image_size), kernels, stride_list, pads, pools, pool_size, pool_stride)

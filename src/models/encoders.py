@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from src.models.cnn import POOLS, _conv_block, per_layer
+from src.models.cnn import POOLS, Pool, _conv_block, per_layer
 from src.models.layers import check_choice, check_positive
 
 
@@ -31,7 +31,7 @@ class CNNEncoder(nn.Module):
         in_channels: int,
         channels: Sequence[int] = (32, 64, 128),
         kernel_sizes: int | Sequence[int] = 3,
-        pool: str | Sequence[str | None] | None = "max",
+        pool: Pool | Sequence[Pool | None] | None = "max",
         batch_norm: bool = True,
         activation: str = "relu",
     ) -> None:

@@ -62,7 +62,8 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
     try:
         trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
     except InstantiationException as error:
-        if not isinstance(error.__cause__, MisconfigurationException):
+        # Lightning's word for a setting it cannot serve here (a GPU that is not there, CPU devices=[0]).
+        if not isinstance(error.__cause__, MisconfigurationException | TypeError | ValueError):
             raise
         settings = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "devices", "precision"))
         raise ValueError(

@@ -1,22 +1,39 @@
-"""Refuse a mistyped or out-of-range value before torch loads, naming the key, the value and what is allowed.
+"""Refuse a mistyped or out-of-range value before any data loads, naming the key, the value and what is allowed.
 
-A value set on the command line must have the type of the value it replaces in the config files (6: an
-integer, 3e-3: a number, true: true or false, [32, 64]: a list); the keys in RANGES must also be in range.
-Hydra itself names unknown groups, options and keys. A model's or loss's own knobs are checked by the class
-they configure, which still happens before any data loads.
+What a key accepts is what the class it configures accepts: every parameter of every `_target_` node of the
+composed config is checked against the type hints of that class's signature (`model.kernel_sizes` against
+ConvNet's `int | Sequence[int]`, `model.encoder.*` against CNNEncoder's, `trainer.*` against Lightning's
+Trainer), so the YAML files stay the only schema. A parameter without a hint, or with one that no config value
+can meet (a Tensor), is left to the constructor, which also runs before any data loads. The keys in RANGES must
+also be in range, and the entry points' own knobs have the types in KNOBS. Hydra itself names unknown groups,
+options and keys.
 """
 
 import fnmatch
-from collections.abc import Callable
+import functools
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from hydra import compose
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
 
-from src.run.directories import CONF
+from src.run.annotations import accepts, describe
 
-# key pattern -> (what is allowed, test). Keys not listed are checked for their type only.
-RANGES: dict[str, tuple[str, Callable[[object], bool]]] = {
+
+def _devices(value: Any) -> bool:
+    if isinstance(value, str):
+        return True  # "auto", "0,1", "-1": Lightning parses them, and names what it cannot
+    if isinstance(value, list):
+        return bool(value) and all(index >= 0 for index in value)
+    return value == -1 or value >= 1
+
+
+# key pattern -> (what is allowed, test), for the values the type check let through.
+RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer.lr": ("> 0", lambda v: v > 0),
     "optimizer.weight_decay": (">= 0", lambda v: v >= 0),
     "optimizer.momentum": ("in [0, 1)", lambda v: 0 <= v < 1),
@@ -25,7 +42,7 @@ RANGES: dict[str, tuple[str, Callable[[object], bool]]] = {
     "trainer.max_steps": (">= 1, or -1 for no limit", lambda v: v >= 1 or v == -1),
     "trainer.log_every_n_steps": (">= 1", lambda v: v >= 1),
     "trainer.gradient_clip_val": (">= 0", lambda v: v >= 0),
-    "trainer.devices": ("'auto', a list of device ids, or a count >= 1", lambda v: v in ("auto", -1) or v >= 1),
+    "trainer.devices": ("-1 (all), a count >= 1, a list of device ids >= 0, or a string such as 'auto'", _devices),
     "*batch_size": (">= 1", lambda v: v >= 1),
     "*dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
     "*num_workers": (">= 0", lambda v: v >= 0),
@@ -33,56 +50,112 @@ RANGES: dict[str, tuple[str, Callable[[object], bool]]] = {
     "*test_size": (">= 1", lambda v: v >= 1),
     "*label_smoothing": ("in [0, 1]", lambda v: 0 <= v <= 1),
 }
-# Keys whose values legitimately take several types (Lightning accepts 1, "auto" or [0, 1] for devices).
-ANY_TYPE = ("trainer.devices", "trainer.precision", "trainer.limit_*", "trainer.val_check_interval", "*.weights")
-TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+# What train.py and eval.py read themselves, with no class to state their types.
+KNOBS: dict[str, Any] = {"seed": int, "test": bool}
+INTERPOLATION = re.compile(r"\$\{([\w.]+)\}")  # ${data.num_classes}: a value taken from another key
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Check every key=value the user gave against the default it replaces and RANGES; raise ValueError."""
-    overrides = [o for o in HydraConfig.get().overrides.task if "=" in o and not o.startswith(("hydra.", "~"))]
-    groups = {path.name for path in CONF.iterdir() if path.is_dir()}
-    choices = [o for o in overrides if _key(o) in groups]
-    defaults = compose(HydraConfig.get().job.config_name, overrides=choices)  # the same choices, no values
-    for override in overrides:
-        key = _key(override)
-        if key in groups:
-            continue
-        value = OmegaConf.select(cfg, key)
-        default = OmegaConf.select(defaults, key, default=None)
-        if isinstance(value, DictConfig | ListConfig):
-            value = OmegaConf.to_container(value, resolve=True)
-        _check_type(key, value, default)
+    """Check every parameter of every _target_ node against its class's type hints, then the keys the command
+    line set against KNOBS and RANGES; raise TypeError or ValueError naming the key."""
+    given = _given_keys()
+    nodes = list(_target_nodes(cfg))
+    for path, node in nodes:  # first what the command line set, so that the message names the key it typed
+        _check_node(path, node, given, only_given=True)
+    for key in given:
+        value = _plain(OmegaConf.select(cfg, key))
+        if key in KNOBS and not accepts(KNOBS[key], value):
+            raise TypeError(f"{key} must be {describe(KNOBS[key])}, got {value!r}")
         _check_range(key, value)
+    for path, node in nodes:  # then what it set through interpolations (${transfer.freeze_epochs})
+        _check_node(path, node, given)
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+")
+def _given_keys() -> list[str]:
+    """The keys of the command line's key=value overrides (not group choices, not hydra.*)."""
+    if not HydraConfig.initialized():
+        return []
+    overrides = [o for o in HydraConfig.get().overrides.task if "=" in o and not o.startswith(("hydra.", "~"))]
+    return [o.split("=", 1)[0].lstrip("+") for o in overrides]
 
 
-def _kind(value: object) -> type | None:
-    for kind in TYPE_NAMES:  # bool first: True is also an int
-        if isinstance(value, kind) or (kind is list and isinstance(value, ListConfig)):
-            return kind
-    return None
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-def _check_type(key: str, value: object, default: object) -> None:
-    expected, got = _kind(default), _kind(value)
-    if expected is None or value is None or any(fnmatch.fnmatch(key, pattern) for pattern in ANY_TYPE):
-        return  # no default (a new key, or null: any type), or a key that takes several types
-    if expected is got or (expected is float and got is int):
+def _target_nodes(node: Any, path: str = "") -> Iterator[tuple[str, DictConfig]]:
+    """Every node with a _target_ at or below `node`, with its dotted path ("model.encoder", "trainer.plugins.0")."""
+    if not OmegaConf.is_config(node):
         return
-    raise ValueError(f"{key} must be {TYPE_NAMES[expected]} (its default is {default!r}), got {value!r}")
+    if OmegaConf.is_dict(node) and "_target_" in node:
+        yield path, node
+    names = node.keys() if OmegaConf.is_dict(node) else range(len(node))
+    for name in names:
+        if not OmegaConf.is_missing(node, name) and not _is_interpolation(node, name):
+            yield from _target_nodes(node[name], f"{path}.{name}" if path else str(name))
 
 
-def _check_range(key: str, value: object) -> None:
+def _is_interpolation(node: Any, name: str | int) -> bool:
+    return OmegaConf.is_interpolation(node, name) if OmegaConf.is_dict(node) else False
+
+
+def _check_node(path: str, node: DictConfig, given: list[str], only_given: bool = False) -> None:
+    hints = _hints(str(node._target_))
+    partial = node.get("_partial_", False)
+    for name in node:
+        key = f"{path}.{name}"
+        typed = any(k == key or k.startswith(f"{key}.") for k in given)
+        if name.startswith("_") or name not in hints or OmegaConf.is_missing(node, name) or (only_given and not typed):
+            continue
+        value = _plain(node[name])
+        if _has_target(value) or accepts(hints[name], value) or (partial and value is None):
+            continue  # a nested _target_ becomes an object, checked node by node; a factory's (_partial_) null
+            # is for its caller to fill (the task gives a scheduler's T_max the run's length)
+        raw = OmegaConf.to_container(node, resolve=False)[name]
+        source = INTERPOLATION.fullmatch(raw) if isinstance(raw, str) else None
+        if source and not typed:
+            raise TypeError(f"{source[1]} must be {describe(hints[name])} (it sets {key}), got {value!r}")
+        raise TypeError(f"{key} must be {describe(hints[name])}, got {value!r}")
+
+
+def _has_target(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "_target_" in value or any(_has_target(v) for v in value.values())
+    return isinstance(value, list) and any(_has_target(v) for v in value)
+
+
+@functools.cache
+def _hints(target: str) -> dict[str, Any]:
+    """{parameter: type hint} of what `target` names (a class: its __init__ and, through **kwargs, its bases');
+    parameters without a hint are left out, and so is everything when the target cannot be imported (Hydra's
+    instantiate names it then)."""
+    try:
+        thing = get_object(target)
+    except Exception:
+        return {}
+    functions = (
+        [vars(k)["__init__"] for k in thing.__mro__ if "__init__" in vars(k)] if inspect.isclass(thing) else [thing]
+    )
+    hints: dict[str, Any] = {}
+    for function in functions:
+        try:
+            parameters = inspect.signature(function).parameters
+            annotated = typing.get_type_hints(function)
+        except (TypeError, ValueError, NameError):  # a builtin without a signature, an unresolvable hint
+            return hints
+        hints = {name: annotated[name] for name in parameters if name in annotated} | hints
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return hints  # the bases see only what this __init__ passes on
+    return hints
+
+
+def _check_range(key: str, value: Any) -> None:
     for pattern, (allowed, test) in RANGES.items():
         if not fnmatch.fnmatch(key, pattern) or value is None or isinstance(value, bool):
             continue
         try:
             fits = test(value)
-        except TypeError:  # e.g. a string where a number belongs
-            fits = False
+        except TypeError:  # a string or a list where a number belongs: its type is wrong, not its size
+            raise TypeError(f"{key} must be a number {allowed}, got {value!r}") from None
         if not fits:
             raise ValueError(f"{key} must be {allowed}, got {value!r}")

@@ -6,14 +6,17 @@ a config is refused before torch loads.
 
 import json
 import os
+import re
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.run.slurm import slurm_job
@@ -21,6 +24,8 @@ from src.run.slurm import slurm_job
 CONF = Path(__file__).resolve().parents[2] / "conf"
 # What a run is: the parts of its saved config that src.eval and resume= rebuild it from.
 RUN_NODES = ("data", "model", "loss", "task")
+# Resolvers whose value would be another in a later process: the job's directories and choices, the time.
+RUN_TIME = re.compile(r"\$\{(hydra|now|run_label|job_label):")
 
 
 def fail(message: str) -> None:
@@ -61,13 +66,39 @@ def resume_arguments(argv: list[str]) -> list[str]:
         )
     return [
         argv[0],
-        "--config-path", str(config.parent),
-        "--config-name", "config",
+        "--config-dir", str(config.parent),  # conf/resume.yaml: this config.yaml and the project's hydra settings
+        "--config-name", "resume",
         f"hydra.run.dir={run}",
         "hydra.output_subdir=.hydra/resume",  # keep the run's own .hydra/ as it was
         f"+ckpt_path={checkpoint}",  # train.py continues from it
         *rest,
     ]  # fmt: skip
+
+
+class ResolvedConfig(Callback):
+    """Hydra callback: the job's saved .hydra/config.yaml holds what its ${hydra:...} and ${now:...} values were
+    in this job (e.g. transfer.source_ckpt: ${hydra:sweep.dir}/source/... as the sweep's real directory), so that
+    src.eval and resume= rebuild the run as it was; every other interpolation stays, so overrides still flow."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.output_subdir is None or not is_rank_zero():
+            return
+        path = Path(config.hydra.runtime.output_dir) / config.hydra.output_subdir / "config.yaml"
+        saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations unresolved
+        for key in list(_run_time_keys(OmegaConf.to_container(saved, resolve=False))):
+            value = OmegaConf.select(config, key)
+            OmegaConf.update(saved, key, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value)
+                             else value, merge=False)  # fmt: skip
+        OmegaConf.save(saved, path)
+
+
+def _run_time_keys(node: Any, path: str = "") -> Iterator[str]:
+    """The dotted keys of a plain config tree whose values use a RUN_TIME resolver."""
+    if isinstance(node, str) and RUN_TIME.search(node):
+        yield path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for name, child in children:
+        yield from _run_time_keys(child, f"{path}.{name}" if path else str(name))
 
 
 def check_output_dirs(argv: list[str]) -> None:

@@ -46,7 +46,7 @@ def test_convnet_names_the_layer_that_shrinks_the_map_below_one_pixel() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pool": "median"}, "model.pool must be 'max', 'avg' or null"),
+        ({"pool": "median"}, "model.pool must be one of 'max', 'avg', null; got 'median'"),
         ({"kernel_sizes": [3, 3, 3]}, "model.kernel_sizes has 3 values for 2 layers"),
         ({"activation": "swish"}, "activation must be one of"),
         ({"dropout": 1.0}, r"model.dropout must be in \[0, 1\)"),
