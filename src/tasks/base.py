@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, MinMetric
 
+from src.tasks.finite import FiniteLossWatch
 from src.tasks.random_state import every_rank_state, restore_own_state, seed_apart
 from src.tasks.schedule import (
     CYCLE_START_KEY,
@@ -97,8 +98,7 @@ class Task(LightningModule):
         self.lr_cycle_start = 0  # where the schedule's cycle began, in its interval (src/tasks/schedule.py)
         self.new_lr_cycle = False  # a resume moved the run's end: the restored optimiser gets the new cycle's rates
         self.cycle_settings: list[dict[str, float]] = []
-        # The first optimiser step whose loss was not finite (-1: none), kept on the device: no host sync per step.
-        self.first_nonfinite_step: Tensor | None = None
+        self.finite_watch = FiniteLossWatch()
 
     # What a subclass defines.
     def predict(self, logits: Tensor) -> Tensor:
@@ -180,11 +180,9 @@ class Task(LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")["loss"]
-        self._watch_finite(loss)
-        # Read at the logging cadence (and on the first step) and before every checkpoint save, not every step:
-        # reading a device value on the host stalls an accelerator.
-        if self.global_step == 0 or self._logs_this_step():
-            self._raise_if_nonfinite()
+        self.finite_watch.update(loss, self.global_step)
+        if self.global_step == 0 or self._logs_this_step():  # and before every save: on_save_checkpoint
+            self.finite_watch.check(self.trainer.strategy)
         # Logged only on the steps whose values reach the loggers (Lightning's LearningRateMonitor asks the same):
         # each self.log costs about a millisecond of bookkeeping, a third of a small net's whole step.
         if self._logs_this_step():
@@ -198,23 +196,6 @@ class Task(LightningModule):
         from 1), and on the step that stops training; during training_step, before the step is counted."""
         every = self.trainer.log_every_n_steps
         return every > 0 and ((self.global_step + 1) % every == 0 or self.trainer.should_stop)
-
-    def _watch_finite(self, loss: Tensor) -> None:
-        if self.first_nonfinite_step is None or self.first_nonfinite_step.device != loss.device:
-            self.first_nonfinite_step = torch.tensor(-1, device=loss.device)
-        first = self.first_nonfinite_step
-        self.first_nonfinite_step = torch.where(~torch.isfinite(loss.detach()) & (first < 0), self.global_step, first)
-
-    def _raise_if_nonfinite(self) -> None:
-        """FloatingPointError if a training loss was not finite on any rank (a collective under DDP)."""
-        first = -1 if self.first_nonfinite_step is None else int(self.first_nonfinite_step)
-        if not self.trainer.strategy.reduce_boolean_decision(first >= 0, all=False):
-            return
-        where = f"since step {first}" if first >= 0 else "on another process"
-        raise FloatingPointError(
-            f"the training loss is not finite {where} (no checkpoint was saved after it); lower optimizer.lr, "
-            "or try trainer.gradient_clip_val=1.0 or trainer.precision=32-true"
-        )
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         return self._step(batch, "val")
@@ -257,7 +238,7 @@ class Task(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Every save passes here, on every rank: weights a non-finite loss has touched never reach a checkpoint.
-        self._raise_if_nonfinite()
+        self.finite_watch.check(self.trainer.strategy)
         checkpoint["rng_states"] = every_rank_state(self.trainer)
         checkpoint[CYCLE_START_KEY] = self.lr_cycle_start
 
