@@ -26,7 +26,7 @@ def sample_ids(loader: torch.utils.data.DataLoader) -> list[list[int]] | None:
 class Record(Callback):
     """Writes `<folder>/rank<r>.json` when the fit ends: the dtypes of the net's training outputs, the labels of
     the first training batch, each epoch's training batches and the test batches as sample indices, and the
-    torch generator at the start of training (after a resume has restored it)."""
+    torch generator once a resume has restored the checkpoint."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
@@ -39,11 +39,13 @@ class Record(Callback):
 
         task.net.register_forward_hook(remember_dtype)
 
-    def on_train_start(self, trainer: Trainer, task: LightningModule) -> None:
-        self.record["rng_at_train_start"] = fingerprint(torch.get_rng_state())
+    def on_load_checkpoint(self, trainer: Trainer, task: LightningModule, checkpoint: dict) -> None:
+        # After the task's own hook; the fit's restore, not the test's of best.ckpt that follows it.
+        self.record.setdefault("rng_after_restore", fingerprint(torch.get_rng_state()))
 
     def on_train_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
         self.record["train_ids"].append(sample_ids(trainer.train_dataloader))  # after Lightning set the epoch
+        self.record["distributed"] = isinstance(trainer.train_dataloader.sampler, DistributedSampler)
 
     def on_train_batch_start(self, trainer: Trainer, task: LightningModule, batch: object, batch_idx: int) -> None:
         self.record.setdefault("first_labels", [int(label) for label in batch[1]])
@@ -56,7 +58,6 @@ class Record(Callback):
         self.write(trainer)
 
     def write(self, trainer: Trainer) -> None:
-        self.record["distributed"] = isinstance(trainer.train_dataloader.sampler, DistributedSampler)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.record))
 
