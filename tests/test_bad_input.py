@@ -97,7 +97,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "resume with another model": ("train", ["resume={workspace}/run", "model=cnn"], "resume keeps the run's own choices, so model=cnn cannot change"),
     "resume against the checkpoint": ("train", ["resume={workspace}/run", "model.hidden_sizes=[8]"], "does not fit this model"),
     # Runs that go wrong while training.
-    "nan loss": ("train", [*QUICK, "optimizer.lr=1e30", "trainer.log_every_n_steps=1"], "the training loss is nan at step"),
+    "nan loss": ("train", [*QUICK, "optimizer.lr=1e30", "trainer.log_every_n_steps=1"], "the training loss is not finite since step"),
     "monitor that is never logged": ("train", [*QUICK, "monitor=val/nope"], "could not find the monitored key"),
     "disk full while saving": ("train", [*QUICK, "trainer.max_epochs=2", "+callbacks.full._target_=tests.crash.FullDiskAtSave", "+callbacks.full.save=2"], "(No space left on device); the previous checkpoint there is intact"),
 }  # fmt: skip
@@ -130,3 +130,17 @@ def test_a_full_disk_keeps_the_last_whole_checkpoint(tmp_path: Path) -> None:
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 0 and not list((tmp_path / "checkpoints").glob("*.tmp"))
     assert '"status": "failed"' in (tmp_path / "status.json").read_text()
+
+
+def test_a_non_finite_loss_never_reaches_a_checkpoint(tmp_path: Path) -> None:
+    # Weights NaN from step 19 + 3 = 22 on, and the next check at the logging cadence (step 49) comes after epoch
+    # 2's save. save_top_k=-1 saves every epoch (Lightning saves last.ckpt when it saves a top-k checkpoint, and
+    # by default a NaN score is never a better one: the first epoch, when nothing is saved yet, would be).
+    nan = ["+callbacks.nan._target_=tests.probes.NonFiniteFrom", "+callbacks.nan.epoch=1", "+callbacks.nan.batch=3"]
+    result = run_cli("train", *QUICK, "trainer.max_epochs=2", "+callbacks.model_checkpoint.save_top_k=-1", *nan,
+                     f"hydra.run.dir={tmp_path}", check=False)  # fmt: skip
+    assert result.returncode == 1 and "error: the training loss is not finite since step 22" in result.stderr
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 0  # epoch 1's own checkpoint
+    assert all(torch.isfinite(weights).all() for weights in checkpoint["state_dict"].values())
+    assert [path.name for path in (tmp_path / "checkpoints").iterdir()] == ["best.ckpt", "last.ckpt"]

@@ -107,5 +107,5 @@ def test_out_of_memory_on_a_gpu_gives_a_hint_not_a_cuda_trace(capsys: pytest.Cap
         main(None)
     assert exit_.value.code == 1
     assert capsys.readouterr().err.startswith(
-        "error: out of memory on the GPU; lower data.batch_size, use trainer.precision=bf16-mixed"
+        "error: out of memory on the GPU; lower data.batch_size, use trainer.precision=16-mixed (bf16"
     )

@@ -8,11 +8,13 @@ Subclasses by task: `ClassificationDataModule` (src/data/classification.py, labe
 `SegmentationDataModule` (src/data/segmentation.py, masks (N, H, W)).
 """
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torchvision.transforms.v2 import functional as F
@@ -32,16 +34,6 @@ class InMemoryDataset(TensorDataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
         index = torch.as_tensor(indices)
         return tuple(tensor[index] for tensor in self.tensors)
-
-
-class UnpaddedSampler(DistributedSampler):
-    """Rank r of w gets samples r, r + w, r + 2w, ... in order: shares differ by at most one, no repeats."""
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, len(self.dataset), self.num_replicas))
-
-    def __len__(self) -> int:
-        return len(range(self.rank, len(self.dataset), self.num_replicas))
 
 
 def _as_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -204,16 +196,20 @@ class InMemoryDataModule(LightningDataModule):
     def _shard(self, dataset: InMemoryDataset, shuffle: bool) -> DistributedSampler | None:
         """Under DDP, this rank's share of a split (Lightning leaves a DistributedSampler as it is).
 
-        Training: a fresh shuffle per epoch (seeded by the data seed and the epoch), cut into equal shares, so
-        no sample is seen twice in an epoch and every rank steps as often. Val/test: every sample exactly once
-        (Lightning's sampler would pad the last share with repeats and so count some samples twice).
+        Training: a fresh shuffle per epoch, cut into equal shares, so no sample is seen twice in an epoch and
+        every rank steps as often. It is seeded by the run's `seed` and the epoch, as on one device (where the
+        shuffle draws from the generator `seed` seeded), not by `data.seed`: the jobs of a seed sweep see their
+        own orders. Val/test: rank r of w gets samples r, r + w, ..., every sample exactly once (Lightning's
+        training sampler would pad the last share with repeats and so count some samples twice).
         """
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
             return None
-        if shuffle:
-            return DistributedSampler(dataset, trainer.world_size, trainer.global_rank, True, self.seed, drop_last=True)
-        return UnpaddedSampler(dataset, trainer.world_size, trainer.global_rank, shuffle=False)
+        ranks = {"num_replicas": trainer.world_size, "rank": trainer.global_rank}
+        if shuffle:  # the seed Lightning's own distributed sampler takes: seed_everything's
+            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            return DistributedSampler(dataset, **ranks, shuffle=True, seed=seed, drop_last=True)
+        return UnrepeatedDistributedSampler(dataset, **ranks, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as F
 
-from src.data.base import UnpaddedSampler, _as_batch
+from src.data.base import _as_batch
 
 # Every suffix PIL can open (.png, .jpg, .jpeg, .bmp, .tif, .webp, ...).
 IMAGE_SUFFIXES = frozenset(suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN)
@@ -117,7 +118,11 @@ class PredictionData(LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         trainer = self.trainer
         sharded = trainer is not None and trainer.world_size > 1
-        sampler = UnpaddedSampler(self.files, trainer.world_size, trainer.global_rank, False) if sharded else None
+        sampler = (
+            UnrepeatedDistributedSampler(self.files, trainer.world_size, trainer.global_rank, shuffle=False)
+            if sharded
+            else None
+        )
         return DataLoader(self.files, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           collate_fn=_as_batch)  # fmt: skip
 

@@ -28,8 +28,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     OmegaConfBaseException,
 )
 OUT_OF_MEMORY_HINT = (
-    "out of memory on the GPU; lower data.batch_size, use trainer.precision=bf16-mixed (or 16-mixed), "
-    "or a smaller model"
+    "out of memory on the GPU; lower data.batch_size, use trainer.precision=16-mixed (bf16-mixed on an Ampere "
+    "or newer GPU), or a smaller model"
 )
 
 

@@ -4,22 +4,32 @@ A task is the LightningModule for one kind of problem (classification, segmentat
 the data config through Hydra's `task` group; a new task is a subclass here plus a `conf/task/<name>.yaml`.
 """
 
-import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn as nn
 from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, MinMetric
 
+from src.tasks.finite import FiniteLossWatch
+from src.tasks.random_state import every_rank_state, restore_own_state, seed_apart
+from src.tasks.schedule import (
+    CYCLE_START_KEY,
+    cycle_start_on_resume,
+    group_settings,
+    length_args,
+    run_end,
+    scaled_peaks,
+    warm_up_of_two_steps,
+)
+
 if TYPE_CHECKING:
     from src.inference.files import PredictionFiles
 
-# How torch's schedulers name the length of the run they shape (OneCycleLR, CosineAnnealingLR).
-RUN_LENGTH_ARGS = ("total_steps", "T_max")
 STAGES = ("train", "val", "test")
 # A torchmetrics update costs about 0.3 ms of Python whatever its size, a fifth of a small net's whole step: steps
 # queue their predictions, and the metrics take them in bulk once this many target elements are waiting (and at
@@ -40,7 +50,8 @@ class Task(LightningModule):
 
     optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
     that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
-    optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval`.
+    optimiser; a `total_steps` or `T_max` left null becomes the run's length in the dict's `interval` (a resume
+    that moves the run's end starts a new cycle: src/tasks/schedule.py).
     backbone_lr_scale: the backbone learns at this fraction of the learning rate (fine-tuning keeps what it
     learnt on the source); other than 1, the optimiser gets two parameter groups, "head" and "backbone".
     """
@@ -89,6 +100,10 @@ class Task(LightningModule):
         self.queued: dict[str, list[tuple[Tensor, Tensor, Tensor, int]]] = {stage: [] for stage in STAGES}
         self.best = MaxMetric() if monitor_mode == "max" else MinMetric()
         self.best.persistent(True)  # in checkpoints: a resumed run keeps the best value of the epochs before it
+        self.lr_cycle_start = 0  # where the schedule's cycle began, in its interval (src/tasks/schedule.py)
+        self.new_lr_cycle = False  # a resume moved the run's end: the restored optimiser gets the new cycle's rates
+        self.cycle_settings: list[dict[str, float]] = []
+        self.finite_watch = FiniteLossWatch()
 
     # What a subclass defines.
     def predict(self, logits: Tensor) -> Tensor:
@@ -190,19 +205,22 @@ class Task(LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")["loss"]
-        # Checked at the logging cadence (and on the first step): a check every step would stall an accelerator.
-        if batch_idx % self.trainer.log_every_n_steps == 0 and not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"the training loss is {loss.item()} at step {self.global_step}; lower optimizer.lr, "
-                "or try trainer.gradient_clip_val=1.0 or trainer.precision=32-true"
-            )
+        self.finite_watch.update(loss, self.global_step)
+        if self.global_step == 0 or self._logs_this_step():  # and before every save: on_save_checkpoint
+            self.finite_watch.check(self.trainer.strategy)
         # Logged only on the steps whose values reach the loggers (Lightning's LearningRateMonitor asks the same):
         # each self.log costs about a millisecond of bookkeeping, a third of a small net's whole step.
-        if self.trainer._logger_connector.should_update_logs:
+        if self._logs_this_step():
             self.log("train/loss", loss, prog_bar=True)
             for term, value in getattr(self.loss, "last_terms", {}).items():
                 self.log(f"train/loss_{term}", value)
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Whether Lightning writes this step's logged values: every `log_every_n_steps` optimiser steps (counted
+        from 1), and on the step that stops training; during training_step, before the step is counted."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and ((self.global_step + 1) % every == 0 or self.trainer.should_stop)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         return self._step(batch, "val")
@@ -239,19 +257,29 @@ class Task(LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
+    def setup(self, stage: str) -> None:
+        if stage == "fit":  # before Lightning restores a checkpoint's generators over it
+            seed_apart(self.trainer)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lightning restores weights, optimiser, schedulers and loops, not the random generators: without them
-        # a resumed run would shuffle, augment and drop out differently from a run that never stopped.
-        checkpoint["rng_states"] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint["rng_states"]["cuda"] = torch.cuda.get_rng_state_all()
+        # Every save passes here, on every rank: weights a non-finite loss has touched never reach a checkpoint.
+        self.finite_watch.check(self.trainer.strategy)
+        checkpoint["rng_states"] = every_rank_state(self.trainer)
+        checkpoint[CYCLE_START_KEY] = self.lr_cycle_start
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        states = checkpoint.get("rng_states", {})
-        if "torch" in states:
-            torch.set_rng_state(states["torch"])
-        if "cuda" in states and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(states["cuda"])
+        restore_own_state(checkpoint.get("rng_states", []), self.trainer)
+        if self.trainer.state.fn != TrainerFn.FITTING or not self.scheduler_config:
+            return
+        factory, interval = self.scheduler_config["scheduler"], self.scheduler_config.get("interval", "epoch")
+        if length_args(factory):  # called before configure_optimizers, which sizes the cycle from this
+            end = run_end(self.trainer, interval, factory)
+            self.lr_cycle_start, self.new_lr_cycle = cycle_start_on_resume(checkpoint, end)
+
+    def on_train_start(self) -> None:
+        if self.new_lr_cycle:  # Lightning restored the optimiser's groups with the old cycle's last rate
+            for group, settings in zip(self.trainer.optimizers[0].param_groups, self.cycle_settings, strict=False):
+                group.update(settings)
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         optimizer = self.optimizer_factory(self._parameter_groups())
@@ -260,8 +288,13 @@ class Task(LightningModule):
         if not self.scheduler_config:
             return optimizer
         factory = self.scheduler_config["scheduler"]
-        length = self._run_length(factory, self.scheduler_config.get("interval", "epoch"))
-        scheduler = factory(optimizer, **length, **self._scaled_peaks(factory, optimizer))
+        length = {}
+        if names := length_args(factory):
+            end = run_end(self.trainer, self.scheduler_config.get("interval", "epoch"), factory)
+            cycle = max(end - self.lr_cycle_start, 1)  # the whole run, or what a resume added (schedule.py)
+            length = {name: cycle for name in names} | warm_up_of_two_steps(factory, cycle)
+        scheduler = factory(optimizer, **length, **scaled_peaks(factory, optimizer))
+        self.cycle_settings = group_settings(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {**self.scheduler_config, "scheduler": scheduler}}
 
     def _parameter_groups(self) -> list[nn.Parameter] | list[dict[str, Any]]:
@@ -279,19 +312,3 @@ class Task(LightningModule):
              "lr_scale": self.backbone_lr_scale},
         ]  # fmt: skip
         return [group for group in groups if group["params"]]
-
-    @staticmethod
-    def _scaled_peaks(factory: Callable, optimizer: Optimizer) -> dict[str, list[float]]:
-        """OneCycleLR's one `max_lr` would set every group's peak alike: give each group its scaled share."""
-        peak = getattr(factory, "keywords", {}).get("max_lr")
-        if not isinstance(peak, int | float) or len(optimizer.param_groups) == 1:
-            return {}
-        return {"max_lr": [peak * group.get("lr_scale", 1.0) for group in optimizer.param_groups]}
-
-    def _run_length(self, factory: Callable, interval: str) -> dict[str, int]:
-        """The run's length in the scheduler's steps, for each length argument the config leaves null."""
-        length = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
-        parameters = inspect.signature(factory).parameters
-        return {
-            name: int(length) for name in RUN_LENGTH_ARGS if name in parameters and parameters[name].default is None
-        }
