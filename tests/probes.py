@@ -52,7 +52,8 @@ class Record(Callback):
 
     def on_test_epoch_start(self, trainer: Trainer, task: LightningModule) -> None:
         self.record["test_ids"] = sample_ids(trainer.test_dataloaders)
-        self.write(trainer)
+        if self.record["train_ids"]:  # a fit ran in this process: src.eval of the run must not overwrite its record
+            self.write(trainer)
 
     def on_fit_end(self, trainer: Trainer, task: LightningModule) -> None:
         self.write(trainer)
