@@ -21,6 +21,18 @@ def binarize_once(images: Tensor, seed: int) -> Tensor:
     return (torch.rand(images.shape, generator=generator) < images / 255).to(torch.uint8) * 255
 
 
+def binarize(images: Tensor) -> Tensor:
+    """A fresh Bernoulli draw per pixel, on with probability its grey level: images uint8 0..255 or float in
+    [0, 1] (B, C, H, W) -> float 0 or 1. Compares against uniform draws, several times faster than
+    torch.bernoulli on CPU; uint8 images are compared as stored (a uniform integer 0..254 is below g with
+    probability g / 255), which saves converting the batch to float first."""
+    if images.dtype == torch.uint8:
+        draws = torch.randint(0, 255, images.shape, dtype=torch.uint8, device=images.device)
+    else:
+        draws = torch.rand_like(images)
+    return (draws < images).float()
+
+
 class GenerativeImages(ClassificationDataModule):
     """Batches (images (B, C, H, W) float in [0, 1], labels (B,)); the generative task models the images.
 
@@ -48,10 +60,24 @@ class GenerativeImages(ClassificationDataModule):
                 images, labels = self.splits[split].tensors
                 self.splits[split] = InMemoryDataset(binarize_once(images, self.seed + offset), labels)
 
+    def normalize(self, images: Tensor) -> Tensor:
+        """The identity: the likelihood scores pixels in [0, 1] (normalising by mean 0 and std 1 would cost two
+        passes over every batch for nothing)."""
+        return images
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
+        """As every data module; training batches without geometry to apply are binarised straight from uint8."""
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        geometry = self.random_scale or self.random_crop_padding or self.random_flip
+        if training and self.binarize and not geometry:
+            return binarize(images), labels.long()
+        return super().on_after_batch_transfer(batch, dataloader_idx)
+
     def augment(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Training batches: the configured geometry, then (binarize) a fresh Bernoulli draw per pixel."""
         images, labels = super().augment(images, labels)
-        return (torch.bernoulli(images) if self.binarize else images), labels
+        return (binarize(images) if self.binarize else images), labels
 
 
 class GenerativeMNIST(GenerativeImages, MNISTDataModule):

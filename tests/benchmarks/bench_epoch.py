@@ -23,6 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch.callbacks import Timer
 
+from src.data.generative import binarize
 from src.run.build import build, build_trainer
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -68,7 +69,7 @@ def plain_epoch(overrides: list[str], batches: int | None) -> float:
         index = order[step * size : (step + 1) * size]
         batch, batch_targets = images[index], targets[index]
         if generative:  # a VAE scores its own input, binarised afresh as the data module does
-            batch = batch.bernoulli() if datamodule.binarize else batch
+            batch = binarize(batch) if datamodule.binarize else batch
             batch_targets = batch
         optimizer.zero_grad(set_to_none=True)
         with autocast:
