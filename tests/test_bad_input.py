@@ -134,11 +134,9 @@ def test_a_full_disk_keeps_the_last_whole_checkpoint(tmp_path: Path) -> None:
 
 def test_a_non_finite_loss_never_reaches_a_checkpoint(tmp_path: Path) -> None:
     # Weights NaN from step 19 + 3 = 22 on, and the next check at the logging cadence (step 49) comes after epoch
-    # 2's save. save_top_k=-1 saves every epoch (Lightning saves last.ckpt when it saves a top-k checkpoint, and
-    # by default a NaN score is never a better one: the first epoch, when nothing is saved yet, would be).
+    # 2's save of last.ckpt (written after every validation).
     nan = ["+callbacks.nan._target_=tests.probes.NonFiniteFrom", "+callbacks.nan.epoch=1", "+callbacks.nan.batch=3"]
-    result = run_cli("train", *QUICK, "trainer.max_epochs=2", "+callbacks.model_checkpoint.save_top_k=-1", *nan,
-                     f"hydra.run.dir={tmp_path}", check=False)  # fmt: skip
+    result = run_cli("train", *QUICK, "trainer.max_epochs=2", *nan, f"hydra.run.dir={tmp_path}", check=False)
     assert result.returncode == 1 and "error: the training loss is not finite since step 22" in result.stderr
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 0  # epoch 1's own checkpoint

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
@@ -122,3 +123,15 @@ def test_a_resume_that_contradicts_the_run_is_refused(trained_run: Path, extra: 
     result = run_cli("train", f"resume={trained_run}", *extra, check=False)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert metrics(trained_run) == before
+
+
+def test_last_ckpt_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path: Path) -> None:
+    # A learning rate of 0 after the first epoch (and no batch norm statistics): the later epochs score as the
+    # first and cannot improve val/acc, so best.ckpt stays at epoch 0; last.ckpt, what resume= continues from,
+    # must follow every epoch (Lightning's own save_last writes it only beside a better best.ckpt).
+    run_cli("train", "data=digits", "model=mlp", "~callbacks.images", "scheduler=none", "model.batch_norm=false",
+            "trainer.max_epochs=3", "+callbacks.freeze._target_=tests.probes.FreezeAfterFirstEpoch",
+            f"hydra.run.dir={tmp_path}")  # fmt: skip
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert (best["epoch"], last["epoch"]) == (0, 2)
