@@ -81,15 +81,19 @@ class ResolvedConfig(Callback):
     src.eval and resume= rebuild the run as it was; every other interpolation stays, so overrides still flow."""
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.output_subdir is None or not is_rank_zero():
+        if config.hydra.output_subdir is None:
             return
         path = Path(config.hydra.runtime.output_dir) / config.hydra.output_subdir / "config.yaml"
-        saved = OmegaConf.load(path)  # as Hydra wrote it, interpolations unresolved
+        # What Hydra saved (the config less `hydra`, interpolations unresolved), built here rather than read back:
+        # every task of a multi-task SLURM job saves that file at once, so a read could meet another's half-write.
+        saved = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
         for key in list(_run_time_keys(OmegaConf.to_container(saved, resolve=False))):
             value = OmegaConf.select(config, key)
             OmegaConf.update(saved, key, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value)
                              else value, merge=False)  # fmt: skip
-        OmegaConf.save(saved, path)
+        partial = path.with_name(f".config.yaml.{os.getpid()}.tmp")  # each task writes whole and renames
+        OmegaConf.save(saved, partial)
+        os.replace(partial, path)
 
 
 def _run_time_keys(node: Any, path: str = "") -> Iterator[str]:
