@@ -67,6 +67,9 @@ def test_the_optuna_search_runs_trials_and_reports_the_best(tmp_path: Path) -> N
     assert math.isclose(results.best_value, best, rel_tol=1e-6) and "optimizer.lr" in results.best_params
 
 
+# 27 s of new interpreters that kept `make test` past 5 minutes: in `make test-slow`; submitit's SLURM path runs
+# for real in `make test-cluster`.
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_launchers_run_the_jobs_in_other_processes(launcher: str, tmp_path: Path) -> None:
     run_cli("train", "-m", f"hydra/launcher={launcher}", *QUICK, "model=mlp,cnn", f"hydra.sweep.dir={tmp_path}")
