@@ -10,6 +10,8 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pyarrow
+import pyarrow.parquet
 import pytest
 import torch
 
@@ -36,6 +38,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_segmentation_folder(root / "no_mask")
     (root / "no_mask" / "train" / "masks" / "005.png").unlink()
     (root / "garbage.ckpt").write_bytes(b"not a checkpoint")
+    pyarrow.parquet.write_table(pyarrow.table({"a": [1.0, 2.0], "b": ["red", "blue"], "y": [3, 4]}), root / "t.parquet")
     (root / "code.ckpt").write_bytes(pickle.dumps({"state_dict": RunsCode()}))
     return root
 
@@ -73,6 +76,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "convolutions on a table": ("train", ["data=wine", "model=cnn"], "model=cnn needs data.in_channels, which data=wine does not have"),
     "a fold that does not exist": ("train", ["data=wine", "data.fold=5"], "data.fold must be one of 0..4 (data.folds=5), got 5"),
     "a table file that does not exist": ("train", ["data=table", "data.path=/nonexistent.csv", "data.target=y", "data.num_features=2"], "data.path=/nonexistent.csv does not exist"),
+    "text in a parquet table": ("train", ["data=table", "data.path={workspace}/t.parquet", "data.target=y", "data.num_features=2"], "t.parquet column 'b' holds 'red' (row 1), which is not a number; declare it in data.categorical"),
     "task against the data": ("train", ["data=fashion_seg", "task=classification"], "data=fashion_seg is segmentation data but task=classification trains classification"),
     "wrong channels": ("train", ["data=digits", "model.in_channels=3"], "model=cnn cannot take the images of data=digits (1, 8, 8)"),
     "bad pooling": ("train", ["data=digits", "model.pool=median"], "model.pool must be 'max', 'avg', a list of ('max', 'avg' or null) or null, got 'median'"),

@@ -1,4 +1,5 @@
-"""The user's own table: a CSV file with a header row, read once with the standard library's csv module."""
+"""The user's own table: a CSV file with a header row (the standard library's csv module) or a Parquet file (pyarrow,
+the `parquet` extra), read once into cells of text, then checked and encoded the same way whatever the format."""
 
 import csv
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from torch import Tensor
 from src.data.tables import TableDataModule
 
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}  # cells that mean "no value" (case-insensitive)
+PARQUET = (".parquet", ".pq")  # file suffixes read as Parquet; anything else is CSV
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -18,28 +20,67 @@ def _as_list(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else [str(item) for item in value]
 
 
-def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    """-> (header, rows of cells); ValueError naming the file when it is empty or a row is ragged."""
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in PARQUET
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV or Parquet file -> (header, rows of cells as text: a Parquet null is "", a boolean 0 or 1);
+    ValueError naming the file when it is empty, has no rows or a ragged CSV row."""
     if not path.is_file():
-        raise FileNotFoundError(f"data.path={path} does not exist; give the path of a CSV file with a header row")
+        raise FileNotFoundError(f"data.path={path} does not exist; give the path of a CSV or Parquet file")
+    header, body = _parquet_cells(path) if is_parquet(path) else _csv_cells(path)
+    if not header:
+        raise ValueError(f"{path} is empty; it needs a header row and at least one row of values")
+    if not body:
+        raise ValueError(f"{path} has a header but no rows of values")
+    return header, body
+
+
+def _csv_cells(path: Path) -> tuple[list[str], list[list[str]]]:
     with open(path, newline="") as file:
         rows = [row for row in csv.reader(file) if row]  # blank lines are no rows
     if not rows:
-        raise ValueError(f"{path} is empty; it needs a header row and at least one row of values")
+        return [], []
     header, body = [name.strip() for name in rows[0]], rows[1:]
-    if not body:
-        raise ValueError(f"{path} has a header but no rows of values")
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise ValueError(f"{path} line {number} has {len(row)} cells but the header has {len(header)} columns")
     return header, body
 
 
+def _parquet_cells(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ValueError(
+            f"data.path={path} is a Parquet file, which needs pyarrow: pip install '.[parquet]' (make install "
+            "brings it), or save the table as CSV"
+        ) from None
+    if path.stat().st_size == 0:
+        return [], []
+    try:
+        table = pyarrow.parquet.read_table(path)
+    except pyarrow.ArrowException as error:
+        raise ValueError(f"{path} is not a Parquet file pyarrow can read: {error}") from None
+    columns = [[_text(value) for value in table.column(name).to_pylist()] for name in table.column_names]
+    return list(table.column_names), [list(row) for row in zip(*columns, strict=True)]
+
+
+def _text(value: object) -> str:
+    """A Parquet value as the CSV reader would see it."""
+    if value is None:
+        return ""
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
 class CSVTableDataModule(TableDataModule):
-    """A CSV file (`path`) of one row per sample: `target` names the target column (or several: regression
-    targets or multi-label 0/1 columns), `drop` columns to ignore, `categorical` columns of names that become
-    one-hot features (one 0/1 column per value found in the file, in sorted order). Every other column must be
-    numeric. Classification targets may be any names: the classes are their sorted distinct values.
+    """A CSV or Parquet file (`path`; Parquet by its suffix, .parquet or .pq) of one row per sample: `target` names
+    the target column (or several: regression targets or multi-label 0/1 columns), `drop` columns to ignore,
+    `categorical` columns of names that become one-hot features (one 0/1 column per value found in the file, in
+    sorted order). Every other column must be numeric (a Parquet boolean counts as 0/1). Classification targets may
+    be any names: the classes are their sorted distinct values.
 
     Refused with one line that names the file and the column: a missing value, a missing target (or drop, or
     categorical) column, a non-numeric column not declared categorical, an empty file.
@@ -65,7 +106,7 @@ class CSVTableDataModule(TableDataModule):
         self.target_names = self.targets
 
     def read(self) -> tuple[Tensor, Tensor]:
-        header, rows = read_csv(self.path)
+        header, rows = read_table(self.path)
         for key, names in (("target", self.targets), ("categorical", self.categorical), ("drop", self.drop)):
             for name in names:
                 if name not in header:
@@ -76,8 +117,8 @@ class CSVTableDataModule(TableDataModule):
         for name, cells in columns.items():
             if name not in self.drop and (empty := [i for i, c in enumerate(cells) if c.lower() in MISSING]):
                 raise ValueError(
-                    f"{self.path} has no value in column {name!r} on line {empty[0] + 2} ({len(empty)} rows in all); "
-                    "fill them in, remove those rows, or drop the column with data.drop"
+                    f"{self.path} has no value in column {name!r} on {self._place(empty[0])} ({len(empty)} rows in "
+                    "all); fill them in, remove those rows, or drop the column with data.drop"
                 )
         used = [name for name in header if name not in self.drop and name not in self.targets]
         self.feature_names = []
@@ -98,9 +139,13 @@ class CSVTableDataModule(TableDataModule):
         except ValueError:
             bad = next(index for index, cell in enumerate(cells) if not _is_number(cell))
             raise ValueError(
-                f"{self.path} column {name!r} holds {cells[bad]!r} (line {bad + 2}), which is not a number; declare "
-                "it in data.categorical or leave it out with data.drop"
+                f"{self.path} column {name!r} holds {cells[bad]!r} ({self._place(bad)}), which is not a number; "
+                "declare it in data.categorical or leave it out with data.drop"
             ) from None
+
+    def _place(self, row: int) -> str:
+        """Where a row (0: the first after the header) is in the file, as its reader would count."""
+        return f"row {row + 1}" if is_parquet(self.path) else f"line {row + 2}"
 
     def _encode_targets(self, columns: dict[str, list[str]]) -> Tensor:
         if self.task in ("binary", "classification"):

@@ -1,8 +1,11 @@
 """Tables: seeded folds (disjoint, complete, stratified), training-split standardisation, and the CSV loader."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow
+import pyarrow.parquet
 import pytest
 import torch
 
@@ -109,3 +112,57 @@ def test_a_missing_csv_file_says_so(tmp_path: Path) -> None:
                               batch_size=4, val_size=2, seed=0)  # fmt: skip
     with pytest.raises(FileNotFoundError, match=r"nope\.csv does not exist"):
         data.setup()
+
+
+def parquet(tmp_path: Path, columns: dict[str, list], **options) -> CSVTableDataModule:
+    path = tmp_path / "table.parquet"
+    pyarrow.parquet.write_table(pyarrow.table(columns), path)
+    settings = {"task": "regression", "num_features": 2, "batch_size": 4, "val_size": 2, "seed": 0, "folds": 2}
+    return CSVTableDataModule(path=str(path), **{"target": "y", **settings, **options})
+
+
+def test_a_parquet_table_reads_as_the_same_csv_does(tmp_path: Path) -> None:
+    columns = {"a": list(range(12)), "b": [i / 3 for i in range(12)], "colour": list("ab" * 6),
+               "y": [2.5 * i for i in range(12)], "flag": [i % 2 == 0 for i in range(12)]}  # fmt: skip
+    options = {"categorical": ["colour"], "num_features": 5}
+    from_parquet = parquet(tmp_path, columns, **options)
+    text = "a,b,colour,y,flag\n" + "".join(",".join(str(int(v) if v is True or v is False else v) for v in row) + "\n"
+                                          for row in zip(*columns.values(), strict=True))  # fmt: skip
+    from_csv = table(tmp_path, text, **options)
+    for got, expected in zip(from_parquet.read(), from_csv.read(), strict=True):
+        assert torch.equal(got, expected)
+    assert from_parquet.feature_names == ["a", "b", "colour=a", "colour=b", "flag"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"a": [1.0, None], "b": [1, 2], "y": [1, 2]}, "table.parquet has no value in column 'a' on row 2"),
+        ({"a": [1.0, float("nan")], "b": [1, 2], "y": [1, 2]}, "has no value in column 'a' on row 2"),
+        ({"a": [1, 2], "b": ["red", "blue"], "y": [1, 2]}, "column 'b' holds 'red' (row 1), which is not a number"),
+        ({"a": [1, 2], "b": [1, 2]}, "table.parquet has no column 'y' (data.target); its columns: a, b"),
+        (
+            {"a": pyarrow.array([], pyarrow.int64()), "y": pyarrow.array([], pyarrow.int64())},
+            "has a header but no rows",
+        ),
+    ],
+    ids=["null", "NaN", "text", "no target", "no rows"],
+)
+def test_parquet_mistakes_name_the_file_and_the_column(tmp_path: Path, columns: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parquet(tmp_path, columns).read()
+
+
+def test_an_empty_or_foreign_parquet_file_and_a_missing_pyarrow(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "table.parquet"
+    data = CSVTableDataModule(path=str(path), target="y", task="regression", num_features=1, batch_size=4,
+                              val_size=2, seed=0)  # fmt: skip
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"table\.parquet is empty"):
+        data.read()
+    path.write_text("a,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"table\.parquet is not a Parquet file pyarrow can read"):
+        data.read()
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
+    with pytest.raises(ValueError, match=r"is a Parquet file, which needs pyarrow: pip install '\.\[parquet\]'"):
+        data.read()
