@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := .ci/constraints.txt
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data train test test-slow test-cluster bench transfer-study tensorboard lint format clean
+.PHONY: install data train test test-slow test-cluster bench transfer-study loss-study tensorboard lint format clean
 
 install: $(STAMP) data
 
@@ -50,6 +50,11 @@ bench: install
 # ImageNet EfficientNet-Lite0 weights come with the dev extra (the `pretrained` extra).
 transfer-study: install
 	$(BIN)/python -m tests.studies.transfer.study $(ARGS)
+
+# Every loss on each problem it fits, beside scikit-learn on the same folds (README, "Every loss on its problem");
+# ARGS=--quick runs the whole pipeline on tiny budgets in about two minutes.
+loss-study: install
+	$(BIN)/python -m tests.studies.losses.study $(ARGS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)

@@ -1,6 +1,6 @@
 """python -m tests.studies.losses.baselines: scikit-learn's standard models on exactly the folds, validation rows and
-standardisation the MLP sees (each table's data config, read with Hydra), fitted on the training and validation
-rows, scored on the test fold; prints each metric's 5-fold mean ± std as a markdown table.
+standardisation the MLP sees (the data module that the study's run of each fold composes), fitted on the training
+and validation rows, scored on the test fold; prints each metric's 5-fold mean ± std as a markdown table.
 
 RidgeCV for diabetes; LogisticRegression and LinearSVC(loss="hinge") for breast_cancer and wine.
 """
@@ -32,20 +32,31 @@ def scores(model: object, data: str, x: np.ndarray, y: np.ndarray) -> dict[str, 
     return values
 
 
-def baselines(data: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """{model name: {metric: (mean, population std) over the folds}} for one table."""
-    folds = compose_config("train", f"data={data}").data.folds
+def fold_split(overrides: list[str]) -> tuple[np.ndarray, ...]:
+    """(features, targets) of the training + validation rows, then of the test fold, as the data module composed
+    from `overrides` (a training run's command line) serves them: standardised by the training rows."""
+    module = instantiate(compose_config("train", *overrides).data)
+    module.setup()
+    rows = [module.splits[split].tensors for split in ("train", "val")]
+    x, y = (np.concatenate([part[i].numpy() for part in rows]) for i in (0, 1))
+    test_x, test_y = (tensor.numpy() for tensor in module.splits["test"].tensors)
+    return x, y.ravel(), test_x, test_y.ravel()
+
+
+def per_fold(data: str, folds: list[list[str]]) -> dict[str, dict[str, list[float]]]:
+    """{model name: {metric: one value per fold}}; `folds`: each fold's data overrides (those of its runs)."""
     results: dict[str, dict[str, list[float]]] = {name: {} for name in MODELS[data]}
-    for fold in range(folds):
-        module = instantiate(compose_config("train", f"data={data}", f"data.fold={fold}").data)
-        module.setup()
-        rows = [module.splits[split].tensors for split in ("train", "val")]
-        x, y = (np.concatenate([part[i].numpy() for part in rows]) for i in (0, 1))
-        test_x, test_y = (tensor.numpy() for tensor in module.splits["test"].tensors)
+    for overrides in folds:
+        x, y, test_x, test_y = fold_split(overrides)
         for name, make in MODELS[data].items():
-            model = make().fit(x, y.ravel())
-            for metric, value in scores(model, data, test_x, test_y.ravel()).items():
+            for metric, value in scores(make().fit(x, y), data, test_x, test_y).items():
                 results[name].setdefault(metric, []).append(float(value))
+    return results
+
+
+def baselines(data: str, folds: int = 5) -> dict[str, dict[str, tuple[float, float]]]:
+    """{model name: {metric: (mean, population std) over the folds}} for one table."""
+    results = per_fold(data, [[f"data={data}", f"data.fold={fold}"] for fold in range(folds)])
     return {name: {m: (np.mean(v), np.std(v)) for m, v in metrics.items()} for name, metrics in results.items()}
 
 
