@@ -10,8 +10,14 @@ from src.models.layers import check_choice, check_dropout, conv_norm_act
 
 T = TypeVar("T")
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+# Global pools over the last feature map: average (true, the usual classifier head) or max ("is it anywhere?",
+# the head for detecting which of several objects show).
+GLOBAL_POOLS: dict[str | bool, type[nn.Module]] = {
+    True: nn.AdaptiveAvgPool2d, "avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d
+}  # fmt: skip
 # Literal types, so that the config check (src/run/config_check.py) can name the allowed values.
 Pool = Literal["max", "avg"]
+GlobalPool = bool | Literal["avg", "max"]
 Padding = int | Literal["same"]
 
 
@@ -74,12 +80,14 @@ def _checked(size: tuple[int, int], layer: int, what: str, kernel: int, stride: 
 
 
 class ConvNet(Classifier):
-    """Conv blocks -> flatten (or global average pool) -> optional hidden layer -> linear head.
+    """Conv blocks -> flatten (or global average / max pool) -> optional hidden layer -> linear head.
 
     Block i: Conv2d(channels[i], kernel_sizes[i], strides[i], paddings[i]) -> BatchNorm -> activation ->
     pool[i] ("max", "avg" or None) with `pool_size` and `pool_stride`. `paddings="same"` pads k // 2, which
-    keeps the size at stride 1 for odd kernels. Input (B, in_channels, *image_size) float; output logits
-    (B, num_classes). Construction fails, naming the layer, if a feature map would shrink below 1x1.
+    keeps the size at stride 1 for odd kernels. `global_pool`: false (flatten), true or "avg" (global average
+    pool), "max" (global max pool: each channel's strongest response anywhere). Input (B, in_channels,
+    *image_size) float; output logits (B, num_classes). Construction fails, naming the layer, if a feature map
+    would shrink below 1x1.
     """
 
     def __init__(
@@ -94,7 +102,7 @@ class ConvNet(Classifier):
         pool: Pool | Sequence[Pool | None] | None = "max",
         pool_size: int = 2,
         pool_stride: int | None = None,
-        global_pool: bool = False,
+        global_pool: GlobalPool = False,
         batch_norm: bool = True,
         activation: str = "relu",
         dropout: float = 0.0,
@@ -114,6 +122,7 @@ class ConvNet(Classifier):
         for layer_pool in pools:
             check_choice("model.pool", layer_pool, [*POOLS, None])
         pool_stride = pool_stride or pool_size
+        check_choice("model.global_pool", global_pool, [False, *GLOBAL_POOLS])
 
         size = _feature_map_size(tuple(image_size), kernels, stride_list, pads, pools, pool_size, pool_stride)
         widths_in = [in_channels, *channels[:-1]]
@@ -123,7 +132,7 @@ class ConvNet(Classifier):
             for w_in, w_out, k, s, p, layer_pool in layers
         ]
         # (B, C, h, w) -> (B, C) with global pooling, else (B, C*h*w)
-        blocks += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if global_pool else [nn.Flatten()]
+        blocks += [GLOBAL_POOLS[global_pool](1), nn.Flatten()] if global_pool else [nn.Flatten()]
         num_features = channels[-1] if global_pool else channels[-1] * size[0] * size[1]
         if hidden_size:
             blocks += [nn.Dropout(dropout), nn.Linear(num_features, hidden_size), activation_layer(activation)]

@@ -30,10 +30,16 @@ def test_convnet_knobs_shape_the_feature_map() -> None:
     assert pooled.feature_map_size == (13, 13)  # (28 - 3) // 2 + 1
 
 
-def test_convnet_global_pool_features_are_the_last_channels() -> None:
-    net = ConvNet(1, (28, 28), 10, channels=[4, 12], global_pool=True)
+@pytest.mark.parametrize(
+    ("global_pool", "pool"), [(True, torch.nn.AdaptiveAvgPool2d), ("max", torch.nn.AdaptiveMaxPool2d)]
+)
+def test_convnet_global_pool_features_are_the_last_channels(global_pool: bool | str, pool: type) -> None:
+    net = ConvNet(1, (28, 28), 10, channels=[4, 12], global_pool=global_pool)
     assert net.num_features == 12
+    assert isinstance(net.backbone[-2], pool)
     assert net.forward_features(torch.randn(2, 1, 28, 28)).shape == (2, 12)
+    with pytest.raises(ValueError, match=r"model.global_pool must be one of False, True, 'avg', 'max'; got 'sum'"):
+        ConvNet(1, (28, 28), 10, global_pool="sum")
 
 
 def test_convnet_names_the_layer_that_shrinks_the_map_below_one_pixel() -> None:
