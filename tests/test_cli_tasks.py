@@ -176,9 +176,8 @@ def predicts_a_table_in_the_targets_units(
                                got, rtol=1e-5)  # fmt: skip
 
 
-def write_canvases(ckpt: Path, folder: Path, *overrides: str, scale: int) -> Path:
+def write_canvases(datamodule: object, folder: Path, scale: int) -> Path:
     """The run's first 4 test canvases as PNG files, each pixel repeated `scale` times in both directions."""
-    datamodule, _ = trained(ckpt, *overrides)
     folder.mkdir()
     for index, image in enumerate(datamodule.splits["test"].tensors[0][:4, 0].numpy()):
         Image.fromarray(image.repeat(scale, 0).repeat(scale, 1)).save(folder / f"canvas{index}.png")
@@ -206,10 +205,10 @@ def test_multilabel_canvases_train_score_each_label_and_predict(tmp_path: Path) 
     assert scores["test/map"] > 0.3  # chance: the share of canvases showing a class, about 0.2
     assert {"val/predictions", "test/ap_per_label"} <= set(tags(tmp_path / "run")["images"])
     run = tmp_path / "run"
-    images = write_canvases(run / "checkpoints" / "best.ckpt", tmp_path / "canvases", *overrides, scale=1)
+    datamodule, task = trained(run / "checkpoints" / "best.ckpt", *overrides)
+    images = write_canvases(datamodule, tmp_path / "canvases", scale=1)
     run_cli("predict", f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}", f"input={images}", f"output={run / 'p'}")
     rows = read_rows(run / "p" / "predictions.csv")
-    datamodule, task = trained(run / "checkpoints" / "best.ckpt", *overrides)
     with torch.no_grad():
         expected = task.net(datamodule.preprocess(datamodule.splits["test"].tensors[0][:4])).sigmoid()
     scores = [[float(row[f"{name}_score"]) for name in datamodule.class_names] for row in rows]
@@ -232,15 +231,17 @@ def test_box_canvases_train_score_in_pixels_and_iou_and_predict_boxes_in_pixels(
     assert 0 < scores["test/rmse_px"] < 12 and scores["test/iou"] > 0.2  # pixels of a 40x40 canvas
     assert "val/boxes" in tags(tmp_path / "run")["images"]
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
-    boxes = {}
-    for scale in (1, 2):  # canvases at the training size and twice as large: boxes in each image's own pixels
-        images = write_canvases(ckpt, tmp_path / f"x{scale}", *overrides, scale=scale)
-        run_cli("predict", f"ckpt_path={ckpt}", f"input={images}", f"output={tmp_path / f'p{scale}'}", "overlay=true")
-        rows = read_rows(tmp_path / f"p{scale}" / "predictions.csv")
-        boxes[scale] = np.array([[float(row[key]) for key in ("x0", "y0", "x1", "y1")] for row in rows])
-        with Image.open(tmp_path / f"p{scale}" / "overlays" / "canvas0.png") as drawn:
-            assert drawn.size == (40 * scale, 40 * scale) and drawn.mode == "RGB"
     datamodule, task = trained(ckpt, *overrides)
+    for scale in (1, 2):  # canvases at the training size and twice as large: boxes in each image's own pixels
+        write_canvases(datamodule, tmp_path / f"x{scale}", scale=scale)
+    run_cli("predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'x*' / '*.png'}", f"output={tmp_path / 'p'}",
+            "overlay=true")  # fmt: skip
+    rows = read_rows(tmp_path / "p" / "predictions.csv")  # x1/canvas0..3, then x2/canvas0..3
+    values = np.array([[float(row[key]) for key in ("x0", "y0", "x1", "y1")] for row in rows])
+    boxes = {1: values[:4], 2: values[4:]}
+    for scale in (1, 2):
+        with Image.open(tmp_path / "p" / "overlays" / f"x{scale}" / "canvas0.png") as drawn:
+            assert drawn.size == (40 * scale, 40 * scale) and drawn.mode == "RGB"
     canvases = datamodule.splits["test"].tensors[0][:4]
     large = canvases.repeat_interleave(2, 2).repeat_interleave(2, 3)  # as written: resized back as documented
     for scale, images in ((1, canvases), (2, resize(large, [40, 40], antialias=True))):
