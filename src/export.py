@@ -52,13 +52,15 @@ def export(cfg: DictConfig, folder: Path, overrides: list[str]) -> dict:
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, task = load_trained(cfg)
+    if refusal := task.prediction_files().export_refusal:
+        raise ValueError(refusal)
     refuse_overwrite(folder, ("model.onnx", "model.json"), cfg.overwrite)
     trace, checks = probe_batches(datamodule, cfg.trace_batch_size)
     parity = export_checked(task.net, trace, checks, folder / "model.onnx", task.predict)
     card = model_card(datamodule, task, parity, overrides, cfg.ckpt_path)
     write_model_card(folder / "model.json", card)
-    height, width = datamodule.image_size
-    size = "any height and width" if parity["dynamic_size"] else f"height and width fixed at {height}x{width}"
+    size = "any height and width" if parity["dynamic_size"] else "height and width fixed at {}x{}"
+    size = size.format(*datamodule.image_size) if len(datamodule.image_size) == 2 else "rows of features"
     if parity["atol"] > 1e-5:
         size += " (TF 'same' padding depends on the input size; atol 1.5e-3)"
     print(

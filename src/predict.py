@@ -3,7 +3,10 @@
 Rebuilds the net from the run's saved config (as src.eval does), decodes each image as the run's data was
 (its channels, its training size, its mean and std), and writes what the task predicts, a batch at a time:
 classification predictions.csv, segmentation masks/*.png at each image's own size (overlays/ with
-overlay=true). backend=onnx onnx_path=<model.onnx> runs the exported model instead of the checkpoint's net.
+overlay=true); regression, binary, multi-label: predictions.csv (a table input comes back with prediction
+columns); boxes: predictions.csv in pixels (overlays/ with overlay=true); generative: reconstructions/ and
+latent_means.csv, and sample=N draws N images from the prior (no input needed). backend=onnx
+onnx_path=<model.onnx> runs the exported model instead of the checkpoint's net.
 """
 
 import sys
@@ -33,7 +36,7 @@ BACKENDS = ("torch", "onnx")
 @report_errors
 def main(cfg: DictConfig) -> None:
     check_config(cfg)
-    for key in ("ckpt_path", "input"):
+    for key in ("ckpt_path", "input") if not cfg.sample else ("ckpt_path",):
         if OmegaConf.is_missing(cfg, key):
             raise ValueError(
                 f"{key} is required: python -m src.predict ckpt_path=<run>/checkpoints/best.ckpt input=<images>"
@@ -49,9 +52,24 @@ def main(cfg: DictConfig) -> None:
     cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
     from src.inference.inputs import list_inputs
 
-    paths = list_inputs(str(cfg.input))  # an empty folder or a glob matching nothing fails before the net is built
-    predict(cfg, paths, Path(HydraConfig.get().runtime.output_dir))
-    write_status(HydraConfig.get().runtime.output_dir, "completed")
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    # An empty folder or a glob matching nothing fails before the net is built.
+    paths = [] if OmegaConf.is_missing(cfg, "input") else list_inputs(str(cfg.input))
+    if cfg.sample:
+        sample(cfg, folder)
+    if paths:
+        predict(cfg, paths, folder)
+    write_status(folder, "completed")
+
+
+def sample(cfg: DictConfig, folder: Path) -> None:
+    """sample=N: a grid of N draws from a generative run's prior, samples.png."""
+    from src.inference.generative import write_samples
+    from src.inference.run import load_trained, refuse_overwrite
+
+    refuse_overwrite(folder, ("samples.png",), cfg.overwrite)
+    _, task = load_trained(cfg)
+    print(write_samples(task, int(cfg.sample), int(cfg.seed), folder / "samples.png"), flush=True)
 
 
 def predict(cfg: DictConfig, paths: list[Path], folder: Path) -> None:
@@ -64,26 +82,42 @@ def prepare(cfg: DictConfig, paths: list[Path], folder: Path) -> tuple["Trainer"
     """The trainer with the task's writer, the net to run and the files' loader, for Trainer.predict."""
     import lightning as L
 
+    from src.data.tables import TableDataModule
     from src.inference.files import PredictionWriter, Predictor
-    from src.inference.inputs import MODES, ImageFiles, PredictionData, output_names
+    from src.inference.inputs import MODES, ImageFiles, PredictionData, check_images, output_names
     from src.inference.run import load_trained, refuse_overwrite
+    from src.inference.tables import table_inputs
     from src.run.build import build_trainer
 
     L.seed_everything(cfg.seed, workers=True)
-    datamodule, task = load_trained(cfg, weights=cfg.backend == "torch")
+    # The checkpoint's weights whatever the backend: a regression's target mean and std are the task's buffers.
+    datamodule, task = load_trained(cfg)
     files = task.prediction_files()
     refuse_overwrite(folder, files.outputs, cfg.overwrite)
+    forward = files.forward(task)
+    if forward is not None and cfg.backend != "torch":
+        raise ValueError(
+            f"backend={cfg.backend} cannot serve the {task.name} task (it is not exported); use backend=torch"
+        )
     net = task.net if cfg.backend == "torch" else onnx_net(cfg.onnx_path, datamodule)
-    images = ImageFiles(paths, datamodule.in_channels, datamodule.image_size, strict=cfg.strict)
-    data = PredictionData(images, cfg.batch_size, datamodule.mean, datamodule.std, cfg.num_workers)
+    options = {"top_k": cfg.top_k, "overlay": cfg.overlay, "colours": getattr(datamodule, "class_colors", None),
+               "predict": task.predict, "target_names": getattr(datamodule, "target_names", None),
+               "latent_size": getattr(task.net, "latent_size", None),
+               "image_shape": (datamodule.in_channels, *datamodule.image_size)}  # fmt: skip
+    if isinstance(datamodule, TableDataModule):
+        inputs, paths, names, mode = table_inputs(paths, datamodule, options)
+    else:
+        check_images(paths)
+        inputs = ImageFiles(paths, datamodule.in_channels, datamodule.image_size, strict=cfg.strict)
+        names, mode = output_names(paths), MODES[datamodule.in_channels]
+    data = PredictionData(inputs, cfg.batch_size, datamodule.preprocess, cfg.num_workers)
     # Only the progress bar of the run's callbacks: predict writes no checkpoint and draws no pictures.
     cfg.callbacks = {"progress_bar": cfg.callbacks.progress_bar} if "progress_bar" in cfg.callbacks else {}
     trainer = build_trainer(cfg, fast_dev_run=False, limit_predict_batches=1.0, enable_checkpointing=False)
-    options = {"top_k": cfg.top_k, "overlay": cfg.overlay, "colours": getattr(datamodule, "class_colors", None)}
     writer_files = files(folder, datamodule.class_names, trainer.global_rank, **options)
-    trainer.callbacks.append(PredictionWriter(writer_files, paths, output_names(paths), MODES[datamodule.in_channels]))
+    trainer.callbacks.append(PredictionWriter(writer_files, paths, names, mode))
     folder.mkdir(parents=True, exist_ok=True)
-    return trainer, Predictor(net), data
+    return trainer, Predictor(net, forward), data
 
 
 def onnx_net(path: str, datamodule: "InMemoryDataModule") -> "OnnxNet":
@@ -92,7 +126,7 @@ def onnx_net(path: str, datamodule: "InMemoryDataModule") -> "OnnxNet":
 
     require_onnx()
     net = OnnxNet(path)
-    net.check_input(datamodule.in_channels, datamodule.image_size)
+    net.check_input(datamodule.example_inputs(1).shape[1:])
     return net
 
 

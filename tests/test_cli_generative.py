@@ -5,16 +5,20 @@ generative task cannot train fail before any data loads, with one line.
 Images come from small IDX files in Fashion-MNIST's format, so a tiny VAE trains on them in seconds.
 """
 
+import csv
+import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.datasets import FashionMNIST
 
 from tests.conftest import run_cli, write_mnist_like
+from tests.inference.runs import checkpoint_net
 
 TINY = ["data=fashion_mnist_binarized", "data.val_size=100", "data.batch_size=50", "model.hidden_sizes=[64]",
         "task.iw_samples=8", "callbacks.images.projector_samples=40", "trainer.log_every_n_steps=2"]  # fmt: skip
@@ -23,6 +27,12 @@ TINY = ["data=fashion_mnist_binarized", "data.val_size=100", "data.batch_size=50
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mnist_like(tmp_path_factory.mktemp("items"), n_train=500, n_test=100)
+
+
+def _test_images(data_dir: Path) -> np.ndarray:
+    """The IDX file's test images, uint8 (N, 28, 28)."""
+    raw = gzip.decompress((data_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28).copy()
 
 
 def _train(data_dir: Path, run: Path, *overrides: str) -> Path:
@@ -97,6 +107,32 @@ def test_eval_reports_the_iw_bound_and_frechet_distance_and_writes_sample_grids(
     samples = np.asarray(Image.open(tmp_path / "predictions" / "samples.png"))
     reconstructions = np.asarray(Image.open(tmp_path / "predictions" / "reconstructions.png"))
     assert samples.shape[:2] == (8 * 30 + 2, 8 * 30 + 2) and reconstructions.shape[0] == 4 * 30 + 2
+
+
+def test_predict_writes_reconstructions_latent_means_and_prior_samples(trained_run: Path, data_dir: Path,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    """Three test images as PNG (one at another size) -> their posterior means equal the checkpoint's encoder on
+    the same pixels, a reconstruction each at the training size; sample=N draws a grid; export refuses in a line."""
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    raw = _test_images(data_dir)[:3]
+    for index, image in enumerate(raw):
+        Image.fromarray(image).save(tmp_path / f"item{index}.png")
+    run_cli("predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'item*.png'}", "sample=16", f"output={tmp_path / 'p'}")
+    with open(tmp_path / "p" / "latent_means.csv", newline="") as file:
+        header, *rows = list(csv.reader(file))
+    assert header[0] == "path" and [Path(row[0]).name for row in rows] == ["item0.png", "item1.png", "item2.png"]
+    net = checkpoint_net(ckpt, *TINY, f"paths.data_dir={data_dir}")
+    with torch.no_grad():
+        expected = net.encode(torch.from_numpy(raw[:, None]).float() / 255)[0]
+    assert len(header) == 1 + expected.shape[1]
+    np.testing.assert_allclose([[float(v) for v in row[1:]] for row in rows], expected.numpy(), atol=1e-5)
+    for index in range(3):
+        assert Image.open(tmp_path / "p" / "reconstructions" / f"item{index}.png").size == (28, 28)
+    assert np.asarray(Image.open(tmp_path / "p" / "samples.png")).shape[:2] == (2 * 30 + 2, 8 * 30 + 2)
+    result = run_cli("export", f"ckpt_path={ckpt}", f"output={tmp_path / 'e'}", check=False)
+    assert result.returncode == 1 and "error: python -m src.export cannot export the generative task's VAE" in (
+        result.stderr
+    )
 
 
 @pytest.mark.parametrize(

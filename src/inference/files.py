@@ -5,7 +5,7 @@ A task that predict can serve names its `PredictionFiles` subclass as `Task.pred
 (src/inference/classification.py, segmentation.py).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,7 +15,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
-from src.inference.inputs import read_image
+from src.inference.inputs import CONVERTED, UNREADABLE, read_image
 
 
 class PredictionFiles:
@@ -27,6 +27,8 @@ class PredictionFiles:
 
     # The files (or folders) of `folder` this task writes: predict refuses to overwrite them without overwrite=true.
     outputs: ClassVar[tuple[str, ...]]
+    # Why src.export cannot export this task's net (None: it can), one line for the user.
+    export_refusal: ClassVar[str | None] = None
 
     def __init__(self, folder: Path, class_names: Sequence[str], rank: int, **options: Any) -> None:
         self.folder, self.class_names, self.rank, self.options = Path(folder), list(class_names), rank, options
@@ -46,24 +48,32 @@ class PredictionFiles:
         """After every rank has written (rank 0 only): merge what the ranks wrote; -> what was written, in words."""
         raise NotImplementedError
 
+    @staticmethod
+    def forward(task: LightningModule) -> Callable[[Tensor], Tensor] | None:
+        """What predict runs on a batch of inputs when it is not the net's forward (a VAE's output is no
+        tensor): inputs -> a tensor per input for `write`. None: the net's forward (the checkpoint's or ONNX's)."""
+        return None
+
 
 class Predictor(LightningModule):
-    """`net` for Trainer.predict: a batch (images (B, C, H, W) normalised, indices, sizes, modes) -> logits."""
+    """`net` for Trainer.predict: a batch (images (B, C, H, W) normalised, indices, sizes, statuses) -> logits,
+    or what `forward` makes of the images (it closes over `net`: see `PredictionFiles.forward`)."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, forward: Callable[[Tensor], Tensor] | None = None) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.run_net = net, forward or net
 
     def predict_step(self, batch: list[Any], batch_idx: int) -> Tensor:
-        return self.net(batch[0])
+        return self.run_net(batch[0])
 
 
 class PredictionWriter(BasePredictionWriter):
     """After each batch, its decoded images' outputs go to `files`; unreadable ones are named (on stdout, beside
     the progress bar) and skipped. At the end, rank 0 merges the ranks' files and prints what was written: how
-    many images, how many skipped, how many converted to the run's channels (colour to grey or back)."""
+    many images, how many skipped, how many converted to the run's channels (colour to grey or back); mode: the
+    run's (L or RGB), None for table rows."""
 
-    def __init__(self, files: PredictionFiles, paths: Sequence[Path], names: Sequence[str], mode: str) -> None:
+    def __init__(self, files: PredictionFiles, paths: Sequence[Path], names: Sequence[str], mode: str | None) -> None:
         super().__init__(write_interval="batch")
         self.files, self.paths, self.names, self.mode = files, list(paths), list(names), mode
         self.written, self.skipped, self.converted = 0, 0, 0
@@ -71,21 +81,23 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer: Trainer, pl_module: LightningModule, prediction: Tensor,
                            batch_indices: Sequence[int] | None, batch: list[Any], batch_idx: int,
                            dataloader_idx: int) -> None:  # fmt: skip
-        _, indices, sizes, modes = batch
-        decoded = [i for i, mode in enumerate(modes) if mode]
-        for i in (i for i, mode in enumerate(modes) if not mode):
+        # Plain lists once per batch: reading 128 tensors element by element costs milliseconds.
+        indices, sizes, statuses = (values.tolist() for values in batch[1:])
+        decoded = [i for i, status in enumerate(statuses) if status != UNREADABLE]
+        for i in (i for i, status in enumerate(statuses) if status == UNREADABLE):
             self.skipped += 1
-            print(f"skipped: {unreadable(self.paths[int(indices[i])])} (strict=true stops at it)", flush=True)
+            print(f"skipped: {unreadable(self.paths[indices[i]])} (strict=true stops at it)", flush=True)
         if not decoded:
             return
-        self.converted += sum(not _same_kind(modes[i], self.mode) for i in decoded)
-        chosen = [int(indices[i]) for i in decoded]
+        self.converted += statuses.count(CONVERTED)
+        chosen = [indices[i] for i in decoded]
+        outputs = prediction if len(decoded) == len(indices) else prediction[decoded]
         self.files.write(
-            prediction[decoded].float().cpu(),
+            outputs.float().cpu(),
             chosen,
             [self.paths[i] for i in chosen],
             [self.names[i] for i in chosen],
-            [tuple(int(v) for v in sizes[i]) for i in decoded],
+            [tuple(sizes[i]) for i in decoded],
         )
         self.written += len(decoded)
 
@@ -96,6 +108,9 @@ class PredictionWriter(BasePredictionWriter):
         if trainer.is_global_zero:
             written, skipped, converted = (int(c) for c in counts)
             summary = self.files.finish(trainer.world_size)
+            if self.mode is None:  # table rows
+                print(f"predicted {written} row(s); {summary}")
+                return
             print(f"predicted {written} image(s), skipped {skipped} unreadable; {converted} converted to "
                   f"{'grey' if self.mode == 'L' else 'colour'} (the run's channels); {summary}")  # fmt: skip
 
@@ -107,9 +122,3 @@ def unreadable(path: Path) -> str:
     except ValueError as error:
         return str(error)
     return f"{path} could not be read"
-
-
-def _same_kind(mode: str, target: str) -> bool:
-    """Whether a file in `mode` has the run's kind of channels already (grey for L; colour for RGB)."""
-    grey = mode in ("1", "L", "LA", "I", "I;16", "F")
-    return grey == (target == "L")

@@ -2,12 +2,12 @@
 
 Each image is decoded by PIL, converted to the run's channels (L or RGB), resized to the training size the way
 the data modules resize (torchvision, antialiased) and served as uint8; the batch is normalised on the device
-with the run's statistics, as `InMemoryDataModule.preprocess` does for test images.
+with the run's statistics, by `InMemoryDataModule.preprocess` as for test images.
 """
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -23,8 +23,11 @@ from src.data.base import _as_batch
 # Every suffix PIL can open (.png, .jpg, .jpeg, .bmp, .tif, .webp, ...).
 IMAGE_SUFFIXES = frozenset(suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN)
 MODES = {1: "L", 3: "RGB"}
-# Image, input index, original (height, width), the file's own colour mode ("" if unreadable: a blank image).
-Item = tuple[Tensor, int, Tensor, str]
+# What became of a file, per image of a batch (a tensor, like the rest of the batch: Lightning's batch_to_device
+# and the writer handle four tensors, not a list of strings per image).
+UNREADABLE, AS_IS, CONVERTED = 0, 1, 2  # blank image served; decoded in the run's channels; converted to them
+# Image, input index, original (height, width), status (above).
+Item = tuple[Tensor, int, tuple[int, int], int]
 
 
 def list_inputs(spec: str) -> list[Path]:
@@ -50,6 +53,12 @@ def list_inputs(spec: str) -> list[Path]:
     raise FileNotFoundError(f"input={spec} does not exist; pass an image file, a folder of images or a glob")
 
 
+def check_images(paths: Sequence[Path]) -> None:
+    """Fail in one line when an image run is given a table."""
+    if tables := [path for path in paths if path.suffix.lower() in (".csv", ".parquet")]:
+        raise ValueError(f"input={tables[0]} is a table, but the run was trained on images; pass images")
+
+
 def output_names(paths: Sequence[Path]) -> list[str]:
     """A name per input, unique: its path below the inputs' common folder without the suffix, or with it where
     two inputs would share a name (a.jpg and a.png)."""
@@ -60,10 +69,11 @@ def output_names(paths: Sequence[Path]) -> list[str]:
 
 
 class ImageFiles(Dataset):
-    """paths -> (image uint8 (C, H, W) at `size`, index, original (height, width), the file's colour mode).
+    """paths -> (image uint8 (C, H, W) at `size`, index, original (height, width), status: AS_IS or CONVERTED
+    (the file was colour for a grey run, or grey for a colour one)).
 
-    A file PIL cannot read (not an image, truncated) comes back blank with mode "" (the writer reports it); with
-    `strict`, it raises a ValueError naming the file.
+    A file PIL cannot read (not an image, truncated) comes back blank with status UNREADABLE (the writer reports
+    it); with `strict`, it raises a ValueError naming the file.
     """
 
     def __init__(self, paths: Sequence[Path], in_channels: int, size: Sequence[int], strict: bool = False) -> None:
@@ -81,16 +91,22 @@ class ImageFiles(Dataset):
         except ValueError:
             if self.strict:
                 raise
-            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), index, torch.tensor([0, 0]), ""
+            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), index, (0, 0), UNREADABLE
         if image.shape[-2:] != tuple(self.size):
             image = F.resize(image, self.size, antialias=True)
-        return image, index, torch.tensor(original), mode
+        return image, index, original, AS_IS if same_kind(mode, self.mode) else CONVERTED
 
-    def __getitems__(self, indices: list[int]) -> list:
+    def __getitems__(self, indices: list[int]) -> list[Tensor]:
         """A whole batch for the DataLoader, stacked here (no per-sample collation): images (B, C, H, W),
-        indices (B,), original sizes (B, 2), modes [B]."""
-        images, numbers, sizes, modes = zip(*(self[index] for index in indices), strict=True)
-        return [torch.stack(images), torch.tensor(numbers), torch.stack(sizes), list(modes)]
+        indices (B,), original sizes (B, 2), statuses (B,)."""
+        images, numbers, sizes, statuses = zip(*(self[index] for index in indices), strict=True)
+        return [torch.stack(images), torch.tensor(numbers), torch.tensor(sizes), torch.tensor(statuses)]
+
+
+def same_kind(mode: str, target: str) -> bool:
+    """Whether a file in PIL `mode` has the run's kind of channels already (grey for L; colour for RGB)."""
+    grey = mode in ("1", "L", "LA", "I", "I;16", "F")
+    return grey == (target == "L")
 
 
 def read_image(path: Path, mode: str, size: Sequence[int]) -> tuple[Tensor, str, tuple[int, int]]:
@@ -106,14 +122,14 @@ def read_image(path: Path, mode: str, size: Sequence[int]) -> tuple[Tensor, str,
 
 
 class PredictionData(LightningDataModule):
-    """The predict loader of `ImageFiles`: in order on one device, each rank every `world_size`-th file under
-    DDP (no file twice, none dropped); batches normalised on the device with the run's mean and std."""
+    """The predict loader of `ImageFiles` (or table rows): in order on one device, each rank every
+    `world_size`-th file under DDP (no file twice, none dropped); batches preprocessed on the device by the run's
+    data module (`InMemoryDataModule.preprocess`: its mean and std)."""
 
-    def __init__(self, files: ImageFiles, batch_size: int, mean: Sequence[float], std: Sequence[float],
+    def __init__(self, files: Dataset, batch_size: int, preprocess: Callable[[Tensor], Tensor],
                  num_workers: int = 0) -> None:  # fmt: skip
         super().__init__()
-        self.files, self.batch_size, self.num_workers = files, batch_size, num_workers
-        self.mean, self.std = list(mean), list(std)
+        self.files, self.batch_size, self.num_workers, self.preprocess = files, batch_size, num_workers, preprocess
 
     def predict_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -128,4 +144,4 @@ class PredictionData(LightningDataModule):
 
     def on_after_batch_transfer(self, batch: list[Tensor], dataloader_idx: int) -> list[Tensor]:
         images, *rest = batch
-        return [F.normalize(images.float().div(255), self.mean, self.std), *rest]
+        return [self.preprocess(images), *rest]

@@ -76,13 +76,13 @@ class OnnxNet(nn.Module):
             raise ValueError(f"onnx_path={path} is not an ONNX model ONNX Runtime can load ({error})") from None
         self.input = self.session.get_inputs()[0]
 
-    def check_input(self, channels: int, size: Sequence[int]) -> None:
-        """Fail in one line if the model takes other images than the run's (C, H, W)."""
-        _, want_channels, *want_size = self.input.shape
-        fixed = [s for s in want_size if isinstance(s, int)]
-        if want_channels != channels or (len(fixed) == 2 and fixed != list(size)):
+    def check_input(self, shape: Sequence[int]) -> None:
+        """Fail in one line if the model takes other inputs than the run's, `shape` per sample: images (C, H, W),
+        table rows (F,); a dynamic height and width take any."""
+        wanted = self.input.shape[1:]
+        if len(wanted) != len(shape) or any(isinstance(w, int) and w != s for w, s in zip(wanted, shape, strict=True)):
             raise ValueError(
-                f"the ONNX model takes images {tuple(self.input.shape[1:])} but the run's are {(channels, *size)}; "
+                f"the ONNX model takes inputs {tuple(wanted)} but the run's are {tuple(shape)}; "
                 "pass the model.onnx exported from this checkpoint"
             )
 
@@ -93,15 +93,19 @@ class OnnxNet(nn.Module):
 
 def compare(net: nn.Module, onnx_net: OnnxNet, batches: Sequence[Tensor], atol: float, predict: Any) -> dict[str, Any]:
     """ONNX Runtime against PyTorch on each batch: the largest |difference| of the logits, whether every one is
-    within rtol=1e-3 and `atol`, and the fraction of predicted classes (pixels) that agree."""
+    within rtol=1e-3 and `atol`, and the fraction of predictions (classes, pixels, values) that agree."""
     worst, close, agree, total = 0.0, True, 0, 0
     with torch.no_grad():
         for batch in batches:
             expected, got = net(batch), onnx_net(batch)
             worst = max(worst, float((expected - got).abs().max()))
             close &= torch.allclose(got, expected, rtol=RTOL, atol=atol)
-            agree += int((predict(expected) == predict(got)).sum())
-            total += predict(expected).numel()
+            wanted, found = predict(expected), predict(got)
+            # Classes and masks must be equal; real-valued predictions (regression in the targets' units, binary
+            # probabilities) within the tolerance.
+            same = torch.isclose(found, wanted, rtol=RTOL, atol=atol) if wanted.is_floating_point() else found == wanted
+            agree += int(same.sum())
+            total += wanted.numel()
     shapes = [tuple(batch.shape) for batch in batches]
     return {"inputs": shapes, "max_abs_difference": worst, "rtol": RTOL, "atol": atol, "within_tolerance": close,
             "agreement": agree / total}  # fmt: skip
@@ -114,6 +118,8 @@ def probe_batches(datamodule: Any, trace_size: int) -> tuple[Tensor, list[Tensor
     images = datamodule.splits["test"].tensors[0][: trace_size + 1]
     if len(images) < trace_size + 1:
         raise ValueError(f"the parity check needs {trace_size + 1} test images, the run's data has {len(images)}")
+    if images.dim() == 2:  # table rows (N, F), stored standardised: no other size to try
+        return images[:trace_size], [images]
     height, width = images.shape[-2:]
     other_size = TF.resize(images, [height + 11, width + 5], antialias=True)
     return datamodule.preprocess(images[:trace_size]), [
@@ -124,38 +130,61 @@ def probe_batches(datamodule: Any, trace_size: int) -> tuple[Tensor, list[Tensor
 
 def model_card(datamodule: Any, task: Any, parity: dict, overrides: list[str], checkpoint: str) -> dict[str, Any]:
     """model.json: what a deployer needs to feed the model and read its output, and where it came from."""
-    channels, (height, width) = datamodule.in_channels, datamodule.image_size
-    dynamic = parity["dynamic_size"]
-    normalizes = bool(getattr(task.net, "normalizes_input", False))
+    output = {"name": OUTPUT, "meaning": task.prediction_files().describe_outputs(parity["output_shape"][0],
+                                                                                  datamodule.class_names)}  # fmt: skip
+    if hasattr(task, "target_mean"):  # regression: outputs standardised, mapped back with the training targets'
+        output |= {"target_names": list(datamodule.target_names), "target_mean": task.target_mean.tolist(),
+                   "target_std": task.target_std.tolist()}  # fmt: skip
+    tabular = hasattr(datamodule, "feature_names")
+    inputs = table_input(datamodule) if tabular else image_input(datamodule, task, parity)
     return {
         "format": "onnx",
         "file": "model.onnx",
         "opset": OPSET,
         "task": task.name,
         "class_names": list(datamodule.class_names),
-        "input": {
-            "name": INPUT,
-            "shape": ["batch", channels, "height" if dynamic else height, "width" if dynamic else width],
-            "dtype": "float32",
-            "colour": {1: "L (grey)", 3: "RGB"}[channels],
-            "height": height,
-            "width": width,
-            "dynamic_size": dynamic,
-            "preprocess": f"convert to {'grey' if channels == 1 else 'RGB'}, resize to height x width (antialiased "
-            "bilinear; the training size, though any size runs when dynamic_size), scale to [0, 1] (pixel / 255), "
-            "then (x - mean) / std per channel, layout (batch, channels, height, width)",
-            "mean": list(datamodule.mean),
-            "std": list(datamodule.std),
-            "model_normalizes": normalizes,  # a pretrained net applies its weights' own mean/std inside
-        },
-        "output": {
-            "name": OUTPUT,
-            "meaning": task.prediction_files().describe_outputs(parity["output_shape"][0], datamodule.class_names),
-        },
+        "input": inputs,
+        "output": output,
         "class_colors": getattr(datamodule, "class_colors", None),
         "checkpoint": str(Path(checkpoint).resolve()),
         "overrides": overrides,
         "parity": {key: value for key, value in parity.items() if key not in ("dynamic_size", "output_shape")},
+    }
+
+
+def table_input(datamodule: Any) -> dict[str, Any]:
+    """model.json's input of a table run: the feature columns in order, and their training mean and std."""
+    return {
+        "name": INPUT,
+        "shape": ["batch", len(datamodule.feature_names)],
+        "dtype": "float32",
+        "features": list(datamodule.feature_names),
+        "preprocess": "one value per feature, in this order (a categorical column's `name=value` feature is 1 where "
+        "the row's name is value, else 0), then (x - mean) / std per feature: the training rows' statistics",
+        "mean": datamodule.feature_mean.tolist(),
+        "std": datamodule.feature_std.tolist(),
+    }
+
+
+def image_input(datamodule: Any, task: Any, parity: dict) -> dict[str, Any]:
+    """model.json's input of an image run: shape, colour, size, mean and std, and how to preprocess."""
+    channels, (height, width) = datamodule.in_channels, datamodule.image_size
+    dynamic = parity["dynamic_size"]
+    normalizes = bool(getattr(task.net, "normalizes_input", False))
+    return {
+        "name": INPUT,
+        "shape": ["batch", channels, "height" if dynamic else height, "width" if dynamic else width],
+        "dtype": "float32",
+        "colour": {1: "L (grey)", 3: "RGB"}[channels],
+        "height": height,
+        "width": width,
+        "dynamic_size": dynamic,
+        "preprocess": f"convert to {'grey' if channels == 1 else 'RGB'}, resize to height x width (antialiased "
+        "bilinear; the training size, though any size runs when dynamic_size), scale to [0, 1] (pixel / 255), "
+        "then (x - mean) / std per channel, layout (batch, channels, height, width)",
+        "mean": list(datamodule.mean),
+        "std": list(datamodule.std),
+        "model_normalizes": normalizes,  # a pretrained net applies its weights' own mean/std inside
     }
 
 
@@ -173,7 +202,7 @@ def export_checked(net: nn.Module, trace: Tensor, checks: Sequence[Tensor], targ
     partial = target.with_name(f"{target.stem}.partial.onnx")
     try:
         export_onnx(net, trace, partial, dynamic_size)
-        checks = [batch for batch in checks if dynamic_size or batch.shape[-2:] == trace.shape[-2:]]
+        checks = [batch for batch in checks if dynamic_size or batch.shape[2:] == trace.shape[2:]]
         atol = SAME_PADDING_ATOL if has_same_padding(net) else ATOL
         result = compare(net, OnnxNet(partial), checks, atol, predict)
         result |= {"dynamic_size": dynamic_size, "output_shape": output_shape}

@@ -11,15 +11,15 @@ from src.run.checkpoints import load_checkpoint
 from src.tasks import Task
 
 
-def load_trained(cfg: DictConfig, weights: bool = True) -> tuple[InMemoryDataModule, Task]:
+def load_trained(cfg: DictConfig) -> tuple[InMemoryDataModule, Task]:
     """The run's data module (its channels, size, class names, mean and std) and task in eval mode, with the
-    checkpoint's weights (weights=False: the net stays as built, for a backend that brings its own)."""
+    checkpoint's weights and buffers."""
     datamodule, task = build(cfg)
-    if weights:
-        load_checkpoint(cfg.ckpt_path, task)
+    load_checkpoint(cfg.ckpt_path, task)
     if datamodule.mean is None or datamodule.std is None:
         # The run normalised with its training images' statistics: computed from them, as training did.
-        print("reading the run's training images for their mean and std (the data set states none)", flush=True)
+        print(f"reading the run's training {datamodule.inputs} for their mean and std (the data set states none)",
+              flush=True)  # fmt: skip
         datamodule.setup("fit")
     task.prediction_files()  # a task predict cannot serve fails here, before any file is read
     return datamodule, task.eval()

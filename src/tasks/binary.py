@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryCalibrationError, BinaryF1Score
 
+from src.inference.files import PredictionFiles
 from src.tasks.base import Task
 
 
@@ -51,3 +52,8 @@ class BinaryClassificationTask(Task):
 
     def example_targets(self, datamodule: LightningDataModule, batch_size: int) -> Tensor:
         return torch.zeros(batch_size, dtype=torch.long)
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.scores import BinaryPredictions  # predict's writer, not needed to train
+
+        return BinaryPredictions

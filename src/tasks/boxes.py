@@ -10,6 +10,7 @@ from torch.optim import Optimizer
 from torchmetrics import Metric
 from torchvision.ops import box_iou
 
+from src.inference.files import PredictionFiles
 from src.tasks.regression import RegressionTask
 
 
@@ -59,3 +60,8 @@ class BoxTask(RegressionTask):
 
     def more_metrics(self) -> dict[str, Metric]:
         return {"boxes": BoxScores(self.image_size)}
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.scores import BoxPredictions  # predict's writer, not needed to train
+
+        return BoxPredictions

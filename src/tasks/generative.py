@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import Metric
 
+from src.inference.files import PredictionFiles
 from src.losses.elbo import NegativeELBO, importance_weighted_nll
 from src.models.vae import VAE
 from src.tasks.base import METRIC_UPDATE_ELEMENTS, Task
@@ -163,3 +164,8 @@ class GenerativeTask(Task):
         if len(queue) * stats.numel() >= METRIC_UPDATE_ELEMENTS:
             self._update_metrics(stage)
         return {"loss": loss}
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.generative import GenerativePredictions  # predict's writer, not needed to train
+
+        return GenerativePredictions

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics.classification import MultilabelAveragePrecision, MultilabelF1Score
 
+from src.inference.files import PredictionFiles
 from src.tasks.base import Task
 from src.tasks.scores import per_name
 
@@ -59,3 +60,8 @@ class MultiLabelTask(Task):
         if stage == "test":  # one scalar per label: in metrics.json and TensorBoard, once, not every epoch
             values |= per_name(per_label, "test/ap", self.trainer.datamodule.class_names)
         return values
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.scores import MultiLabelPredictions  # predict's writer, not needed to train
+
+        return MultiLabelPredictions

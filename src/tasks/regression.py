@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, R2Score
 
+from src.inference.files import PredictionFiles
 from src.tasks.base import Task
 from src.tasks.scores import per_name
 
@@ -98,3 +99,8 @@ class RegressionTask(Task):
             if stage == "test" and self.num_targets > 1:  # once, in metrics.json and TensorBoard
                 values |= per_name(per_target, key, names)
         return values
+
+    def prediction_files(self) -> type[PredictionFiles]:
+        from src.inference.scores import RegressionPredictions  # predict's writer, not needed to train
+
+        return RegressionPredictions
