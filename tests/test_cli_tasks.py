@@ -223,9 +223,9 @@ def test_multilabel_canvases_train_score_each_label_and_predict(tmp_path: Path) 
 def test_box_canvases_train_score_in_pixels_and_iou_and_predict_boxes_in_pixels(tmp_path: Path) -> None:
     items = write_mnist_like(tmp_path / "items", n_train=400, n_test=100, holes=True)
     # fp32: the recipe's bf16 costs this tiny run kernel set-up, and predict would round its boxes to bf16
-    overrides = ["data=fashion_boxes", f"paths.data_dir={items}", "trainer.precision=32-true", "data.train_size=512", "data.val_size=64",
-                 "data.test_size=64", "data.canvas_size=[40,40]", "model.channels=[8,16]", "model.hidden_size=32",
-                 "data.batch_size=32"]  # fmt: skip
+    overrides = ["data=fashion_boxes", f"paths.data_dir={items}", "trainer.precision=32-true", "data.train_size=512",
+                 "data.val_size=64", "data.test_size=64", "data.canvas_size=[40,40]", "model.channels=[8,16]",
+                 "model.hidden_size=32", "data.batch_size=32"]  # fmt: skip
     run_cli("train", *overrides, *SHORT, f"hydra.run.dir={tmp_path / 'run'}")
     losses = scalars(tmp_path / "run", "train/loss")
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
