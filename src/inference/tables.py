@@ -1,5 +1,5 @@
-"""Table inputs for predict: a CSV or Parquet file (read by the data layer's own reader) -> the run's features, standardised
-with the run's training statistics, and the table itself (its rows lead predictions.csv).
+"""Table inputs for predict: a CSV or Parquet file (read by the data layer's own reader) -> the run's features,
+standardised with the run's training statistics, and the table itself (its rows lead predictions.csv).
 
 The features are built as training built them (src/data/csv_table.py): the numeric columns the run was trained
 on, and one 0/1 column per training value of each categorical column. The training statistics are recomputed
