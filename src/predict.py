@@ -94,12 +94,8 @@ def prepare(cfg: DictConfig, paths: list[Path], folder: Path) -> tuple["Trainer"
     datamodule, task = load_trained(cfg)
     files = task.prediction_files()
     refuse_overwrite(folder, files.outputs, cfg.overwrite)
-    forward = files.forward(task)
-    if forward is not None and cfg.backend != "torch":
-        raise ValueError(
-            f"backend={cfg.backend} cannot serve the {task.name} task (it is not exported); use backend=torch"
-        )
-    net = task.net if cfg.backend == "torch" else onnx_net(cfg.onnx_path, datamodule)
+    # The exported graph is the task's own module where it has one (a VAE's means and reconstructions).
+    net = (files.forward(task) or task.net) if cfg.backend == "torch" else onnx_net(cfg.onnx_path, datamodule)
     options = {"top_k": cfg.top_k, "overlay": cfg.overlay, "colours": getattr(datamodule, "class_colors", None),
                "predict": task.predict, "target_names": getattr(datamodule, "target_names", None),
                "latent_size": getattr(task.net, "latent_size", None),
@@ -117,7 +113,7 @@ def prepare(cfg: DictConfig, paths: list[Path], folder: Path) -> tuple["Trainer"
     writer_files = files(folder, datamodule.class_names, trainer.global_rank, **options)
     trainer.callbacks.append(PredictionWriter(writer_files, paths, names, mode))
     folder.mkdir(parents=True, exist_ok=True)
-    return trainer, Predictor(net, forward), data
+    return trainer, Predictor(net), data
 
 
 def onnx_net(path: str, datamodule: "InMemoryDataModule") -> "OnnxNet":

@@ -5,7 +5,7 @@ A task that predict can serve names its `PredictionFiles` subclass as `Task.pred
 (src/inference/classification.py, segmentation.py).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,8 +27,6 @@ class PredictionFiles:
 
     # The files (or folders) of `folder` this task writes: predict refuses to overwrite them without overwrite=true.
     outputs: ClassVar[tuple[str, ...]]
-    # Why src.export cannot export this task's net (None: it can), one line for the user.
-    export_refusal: ClassVar[str | None] = None
 
     def __init__(self, folder: Path, class_names: Sequence[str], rank: int, **options: Any) -> None:
         self.folder, self.class_names, self.rank, self.options = Path(folder), list(class_names), rank, options
@@ -49,22 +47,22 @@ class PredictionFiles:
         raise NotImplementedError
 
     @staticmethod
-    def forward(task: LightningModule) -> Callable[[Tensor], Tensor] | None:
-        """What predict runs on a batch of inputs when it is not the net's forward (a VAE's output is no
-        tensor): inputs -> a tensor per input for `write`. None: the net's forward (the checkpoint's or ONNX's)."""
+    def forward(task: LightningModule) -> nn.Module | None:
+        """What predict and export run on a batch of inputs when it is not the net (a VAE's output is no tensor):
+        a module, inputs -> a tensor per input for `write`. None: the net itself."""
         return None
 
 
 class Predictor(LightningModule):
-    """`net` for Trainer.predict: a batch (images (B, C, H, W) normalised, indices, sizes, statuses) -> logits,
-    or what `forward` makes of the images (it closes over `net`: see `PredictionFiles.forward`)."""
+    """`net` for Trainer.predict: a batch (images (B, C, H, W) normalised, indices, sizes, statuses) -> what `net`
+    makes of the images: the run's net, the task's own module (`PredictionFiles.forward`) or the exported one."""
 
-    def __init__(self, net: nn.Module, forward: Callable[[Tensor], Tensor] | None = None) -> None:
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        self.net, self.run_net = net, forward or net
+        self.net = net
 
     def predict_step(self, batch: list[Any], batch_idx: int) -> Tensor:
-        return self.run_net(batch[0])
+        return self.net(batch[0])
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -6,11 +6,11 @@ mean image E[x|z] (src/losses/elbo.py: pixel_means), at the training size. The i
 them, grey levels in [0, 1]; a run trained on binarised images still takes grey ones (their Bernoulli means).
 """
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.nn as nn
 from lightning.pytorch import LightningModule
 from PIL import Image
 from torch import Tensor
@@ -24,29 +24,19 @@ class GenerativePredictions(CsvPredictions):
 
     outputs: ClassVar[tuple[str, ...]] = ("latent_means.csv", "reconstructions")
     table_name: ClassVar[str] = "latent_means.csv"
-    # Not exported: the VAE's output is no tensor but a posterior and a decoder's parameters, and a deployer
-    # would want the encoder and the decoder as two graphs; predict serves it.
-    export_refusal: ClassVar[str | None] = (
-        "python -m src.export cannot export the generative task's VAE yet: its output is a posterior and a "
-        "decoder's parameters, not one tensor; python -m src.predict serves it (reconstructions, latent means, "
-        "sample=N)"
-    )
 
     @staticmethod
     def describe_outputs(num_outputs: int, class_names: list[str]) -> str:
-        return "not exported (see export_refusal)"
+        return (
+            f"{num_outputs} values per image: the posterior mean z1..zL (L = {num_outputs} - C*H*W of the input "
+            "shape), then the reconstruction, the likelihood's mean image E[x|z] in [0, 1] flattened from (C, H, W)"
+        )
 
     @staticmethod
-    def forward(task: LightningModule) -> Callable[[Tensor], Tensor]:
-        """images (B, C, H, W) in [0, 1] -> (B, L + C*H*W): the posterior mean, then the reconstruction."""
+    def forward(task: LightningModule) -> nn.Module:
         if task.net.conditional:
             raise ValueError("python -m src.predict cannot serve a conditional VAE: it takes a label per image")
-
-        def means_and_reconstructions(images: Tensor) -> Tensor:
-            means = task.net.encode(images)[0]
-            return torch.cat([means, task.loss.pixel_means(task.net.decode(means)).flatten(1)], 1)
-
-        return means_and_reconstructions
+        return MeansAndReconstructions(task.net, task.loss)
 
     def _latent_size(self) -> int:
         return int(self.options["latent_size"])
@@ -70,6 +60,19 @@ class GenerativePredictions(CsvPredictions):
 
     def finish(self, world_size: int) -> str:
         return f"{super().finish(world_size)}, reconstructions in {self.folder / 'reconstructions'}"
+
+
+class MeansAndReconstructions(nn.Module):
+    """What predict writes and export exports for a VAE: images (B, C, H, W) in [0, 1] -> (B, L + C*H*W), the
+    posterior mean, then the decoded mean's likelihood mean image (deterministic: no sampling)."""
+
+    def __init__(self, vae: nn.Module, loss: nn.Module) -> None:
+        super().__init__()
+        self.vae, self.loss = vae, loss
+
+    def forward(self, images: Tensor) -> Tensor:
+        means = self.vae.encode(images)[0]
+        return torch.cat([means, self.loss.pixel_means(self.vae.decode(means)).flatten(1)], 1)
 
 
 def write_samples(task: LightningModule, count: int, seed: int, target: Path) -> str:
