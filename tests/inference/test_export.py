@@ -27,8 +27,8 @@ from tests.inference.runs import (
     write_scenes,
 )
 
+# The table MLP's export is tested in tests/test_cli_tasks.py; the digits' MLP would add nothing but a run.
 CLASSIFIERS = {
-    "mlp": [*DIGITS, "model=mlp"],
     "cnn": [*DIGITS, "model=cnn", "model.channels=[8,16]", "model.hidden_size=16"],
     "efficientnet_lite0": [
         *DIGITS,
@@ -75,8 +75,8 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return export_of(request.param, tmp_path_factory, scenes)
 
 
-@pytest.fixture(scope="module", params=["mlp", "unet"])
-def mlp_and_unet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, scenes: Path) -> dict:
+@pytest.fixture(scope="module", params=["cnn", "unet"])
+def cnn_and_unet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, scenes: Path) -> dict:
     return export_of(request.param, tmp_path_factory, scenes)
 
 
@@ -130,9 +130,9 @@ def deploy(folder: Path, image_path: Path) -> int:
 
 
 def test_predict_with_onnx_gives_the_checkpoints_files_and_a_deployer_the_same_labels(
-    mlp_and_unet: dict, tmp_path: Path
+    cnn_and_unet: dict, tmp_path: Path
 ) -> None:
-    exported = mlp_and_unet
+    exported = cnn_and_unet
     segmenter = exported["name"] in SEGMENTERS
     inputs = tmp_path / "in"
     if segmenter:
@@ -171,7 +171,7 @@ def _rows(folder: Path) -> list[dict[str, str]]:
 
 def test_export_refuses_to_overwrite_and_unknown_formats(tmp_path_factory: pytest.TempPathFactory,
                                                          scenes: Path) -> None:  # fmt: skip
-    exported = export_of("mlp", tmp_path_factory, scenes)
+    exported = export_of("cnn", tmp_path_factory, scenes)
     ckpt, folder = exported["ckpt"], exported["folder"]
     before = (folder / "model.onnx").read_bytes()
     again = run_cli("export", f"ckpt_path={ckpt}", f"output={folder}", check=False)
