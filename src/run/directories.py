@@ -69,6 +69,7 @@ def resume_arguments(argv: list[str]) -> list[str]:
         "--config-dir", str(config.parent),  # conf/resume.yaml: this config.yaml and the project's hydra settings
         "--config-name", "resume",
         f"hydra.run.dir={run}",
+        f"paths.output_dir={run}",  # the saved config holds where the run was written: a moved run resumes here
         "hydra.output_subdir=.hydra/resume",  # keep the run's own .hydra/ as it was
         f"+ckpt_path={checkpoint}",  # train.py continues from it
         *rest,
