@@ -84,6 +84,14 @@ def predicts_scores_and_decisions(ckpt: Path, tmp_path: Path) -> None:
     assert all((row["predicted"] == "benign") == (float(row["score"]) > 0.5) for row in rows)
     truth = [bunch.target_names[t] for t in bunch.target[:40]]
     assert np.mean([row["predicted"] == name for row, name in zip(rows, truth, strict=True)]) > 0.8
+    # The same rows as Parquet: the same predictions.
+    import pyarrow
+    import pyarrow.parquet
+
+    columns = {"patient": [f"p{i}" for i in range(40)]} | dict(zip(bunch.feature_names, bunch.data[:40].T, strict=True))
+    pyarrow.parquet.write_table(pyarrow.table(columns), tmp_path / "patients.parquet")
+    run_cli("predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'patients.parquet'}", f"output={tmp_path / 'pq'}")
+    assert read_rows(tmp_path / "pq" / "predictions.csv") == rows
 
 
 def test_a_cross_validation_sweep_reports_mean_and_std_over_the_folds(tmp_path: Path) -> None:
