@@ -58,6 +58,7 @@ def main(cfg: DictConfig) -> float | None:
         )
     for logger in trainer.loggers:  # TensorBoard's HParams tab: the run's choices against its results
         scores = {f"{task.monitor}_best": monitored, **{k: v for k, v in metrics.items() if k.count("/") == 1}}
+        scores = {name: value for name, value in scores.items() if value is not None}  # no validation, no test
         logger.log_hyperparams(
             run_hparams(cfg), **({"metrics": scores} if isinstance(logger, TensorBoardLogger) else {})
         )

@@ -89,6 +89,16 @@ def test_errors_raised_inside_a_configs_target_are_reported_by_their_cause(capsy
     assert capsys.readouterr().err.startswith("error: data.batch_size must be > 0 (HYDRA_FULL_ERROR=1")
 
 
+def test_a_message_that_starts_with_a_newline_is_reported_by_its_first_words(capsys: pytest.CaptureFixture) -> None:
+    @report_errors
+    def main(cfg: object) -> None:
+        raise ValueError("\n you tried to log None which is currently not supported.")  # Lightning's own words
+
+    with pytest.raises(SystemExit):
+        main(None)
+    assert capsys.readouterr().err.startswith("error: you tried to log None which is currently not supported.")
+
+
 def test_programming_errors_keep_their_traceback() -> None:
     @report_errors
     def main(cfg: object) -> None:

@@ -125,6 +125,15 @@ def test_a_resume_that_contradicts_the_run_is_refused(trained_run: Path, extra: 
     assert metrics(trained_run) == before
 
 
+def test_a_run_without_validation_or_test_completes(tmp_path: Path) -> None:
+    # Nothing monitored, nothing tested: TensorBoard's HParams tab gets no scores, not None (which it refuses).
+    run_cli("train", "data=digits", "model=mlp", "trainer.max_epochs=1", "trainer.limit_val_batches=0", "test=false",
+            f"hydra.run.dir={tmp_path}")  # fmt: skip
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "completed" and status["best"] == {"val/acc": None}
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
 def test_last_ckpt_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path: Path) -> None:
     # A learning rate of 0 after the first epoch (and no batch norm statistics): the later epochs score as the
     # first and cannot improve val/acc, so best.ckpt stays at epoch 0; last.ckpt, what resume= continues from,

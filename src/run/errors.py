@@ -65,7 +65,8 @@ def _message(error: BaseException) -> str:
         return OUT_OF_MEMORY_HINT
     if missing := _missing_data_key(error):
         return missing
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    # The first line that says something: some libraries start their messages with a newline.
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
