@@ -12,6 +12,7 @@ from src.data.tables import TableDataModule
 
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}  # cells that mean "no value" (case-insensitive)
 PARQUET = (".parquet", ".pq")  # file suffixes read as Parquet; anything else is CSV
+NOT_A_NUMBER_HINT = "declare it in data.categorical or leave it out with data.drop"
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -114,38 +115,17 @@ class CSVTableDataModule(TableDataModule):
                         f"{self.path} has no column {name!r} (data.{key}); its columns: {', '.join(header)}"
                     )
         columns = {name: [row[index].strip() for row in rows] for index, name in enumerate(header)}
-        for name, cells in columns.items():
-            if name not in self.drop and (empty := [i for i, c in enumerate(cells) if c.lower() in MISSING]):
-                raise ValueError(
-                    f"{self.path} has no value in column {name!r} on {self._place(empty[0])} ({len(empty)} rows in "
-                    "all); fill them in, remove those rows, or drop the column with data.drop"
-                )
+        check_filled(self.path, {name: columns[name] for name in header if name not in self.drop},
+                     "fill them in, remove those rows, or drop the column with data.drop")  # fmt: skip
         used = [name for name in header if name not in self.drop and name not in self.targets]
         self.feature_names = []
-        features = []
         for name in used:
             if name in self.categorical:
-                values = sorted(set(columns[name]))
-                self.feature_names += [f"{name}={value}" for value in values]
-                features += [[float(cell == value) for cell in columns[name]] for value in values]
+                self.feature_names += [f"{name}={value}" for value in sorted(set(columns[name]))]
             else:
                 self.feature_names.append(name)
-                features.append(self._numbers(name, columns[name]))
-        return torch.tensor(features, dtype=torch.float64).T.float(), self._encode_targets(columns)
-
-    def _numbers(self, name: str, cells: list[str]) -> list[float]:
-        try:
-            return [float(cell) for cell in cells]
-        except ValueError:
-            bad = next(index for index, cell in enumerate(cells) if not _is_number(cell))
-            raise ValueError(
-                f"{self.path} column {name!r} holds {cells[bad]!r} ({self._place(bad)}), which is not a number; "
-                "declare it in data.categorical or leave it out with data.drop"
-            ) from None
-
-    def _place(self, row: int) -> str:
-        """Where a row (0: the first after the header) is in the file, as its reader would count."""
-        return f"row {row + 1}" if is_parquet(self.path) else f"line {row + 2}"
+        features = feature_values(self.path, columns, self.feature_names, self.categorical, NOT_A_NUMBER_HINT)
+        return features, self._encode_targets(columns)
 
     def _encode_targets(self, columns: dict[str, list[str]]) -> Tensor:
         if self.task in ("binary", "classification"):
@@ -155,13 +135,59 @@ class CSVTableDataModule(TableDataModule):
             self.class_names = sorted(set(cells), key=lambda c: (not _is_number(c), float(c) if _is_number(c) else c))
             index = {name: number for number, name in enumerate(self.class_names)}
             return torch.tensor([index[cell] for cell in cells])
-        values = torch.tensor([self._numbers(name, columns[name]) for name in self.targets]).T  # (N, T)
+        values = torch.tensor([numbers(self.path, name, columns[name], NOT_A_NUMBER_HINT) for name in self.targets]).T
         if self.task == "regression":
             return values.float()
         if not ((values == 0) | (values == 1)).all():
             raise ValueError(f"{self.path}: multilabel target columns {self.targets} must hold only 0 and 1")
         self.class_names = self.targets  # a label per column
         return values.long()
+
+
+def check_filled(path: Path, columns: dict[str, list[str]], hint: str) -> None:
+    """One line naming the first column with a missing cell (see MISSING) and where it is."""
+    for name, cells in columns.items():
+        if empty := [index for index, cell in enumerate(cells) if cell.lower() in MISSING]:
+            raise ValueError(
+                f"{path} has no value in column {name!r} on {place(path, empty[0])} ({len(empty)} rows in all); {hint}"
+            )
+
+
+def feature_values(
+    path: Path, columns: dict[str, list[str]], feature_names: Sequence[str], categorical: Sequence[str], hint: str
+) -> Tensor:
+    """The columns' cells -> features float (N, F) in the order of `feature_names`: a categorical column's
+    `name=value` feature is 1 where the cell is value (0 for a value it does not name), any other is the number."""
+    features = []
+    for feature in feature_names:
+        name = feature_column(feature, categorical)
+        if name != feature:
+            value = feature.removeprefix(f"{name}=")
+            features.append([float(cell == value) for cell in columns[name]])
+        else:
+            features.append(numbers(path, feature, columns[feature], hint))
+    return torch.tensor(features, dtype=torch.float64).T.float()
+
+
+def feature_column(feature: str, categorical: Sequence[str]) -> str:
+    """The column a feature comes from: `colour` for a categorical column's `colour=red`, else the feature."""
+    return next((name for name in categorical if feature.startswith(f"{name}=")), feature)
+
+
+def numbers(path: Path, name: str, cells: list[str], hint: str) -> list[float]:
+    """A column's cells as numbers; one line naming the first that is not one, where it is, and `hint`."""
+    try:
+        return [float(cell) for cell in cells]
+    except ValueError:
+        bad = next(index for index, cell in enumerate(cells) if not _is_number(cell))
+        raise ValueError(
+            f"{path} column {name!r} holds {cells[bad]!r} ({place(path, bad)}), which is not a number; {hint}"
+        ) from None
+
+
+def place(path: Path, row: int) -> str:
+    """Where a row (0: the first after the header) is in the file, as its reader would count."""
+    return f"row {row + 1}" if is_parquet(path) else f"line {row + 2}"
 
 
 def _is_number(cell: str) -> bool:

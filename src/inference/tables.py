@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from src.data import csv_table
-from src.data.csv_table import MISSING, PARQUET, _is_number
+from src.data.csv_table import PARQUET, check_filled, feature_column, feature_values
 from src.data.tables import TableDataModule
 from src.inference.inputs import AS_IS
 
@@ -36,37 +36,18 @@ def table_features(path: Path, header: list[str], rows: list[list[str]], datamod
     naming the column. A categorical value training never met sets none of that column's 0/1 features (as
     scikit-learn's OneHotEncoder(handle_unknown="ignore")); predict says how many rows had one.
     """
-    categorical = set(getattr(datamodule, "categorical", []))
+    categorical = list(getattr(datamodule, "categorical", []))
     columns: dict[str, list[str]] = {}
-    for feature in datamodule.feature_names:
-        name = feature.split("=", 1)[0] if "=" in feature and feature.split("=", 1)[0] in categorical else feature
+    for name in (feature_column(feature, categorical) for feature in datamodule.feature_names):
         if name not in header:
             raise ValueError(
                 f"{path} has no column {name!r}, a feature the run was trained on; its columns: {', '.join(header)}"
             )
         columns.setdefault(name, [row[header.index(name)].strip() for row in rows])
-    for name, cells in columns.items():
-        if empty := [i for i, cell in enumerate(cells) if cell.lower() in MISSING]:
-            raise ValueError(
-                f"{path} has no value in column {name!r} on line {empty[0] + 2}; fill it in or remove the row"
-            )
-    features = [_feature(path, feature, columns, categorical) for feature in datamodule.feature_names]
-    _report_unseen(columns, categorical, datamodule.feature_names)
-    values = torch.tensor(features, dtype=torch.float64).T.float()
+    check_filled(path, columns, "fill them in or remove those rows")
+    values = feature_values(path, columns, datamodule.feature_names, categorical, "training read numbers there")
+    _report_unseen(columns, set(categorical), datamodule.feature_names)
     return (values - datamodule.feature_mean) / datamodule.feature_std
-
-
-def _feature(path: Path, feature: str, columns: dict[str, list[str]], categorical: set[str]) -> list[float]:
-    name, _, value = feature.partition("=")
-    if name in categorical and name in columns:
-        return [float(cell == value) for cell in columns[name]]
-    try:
-        return [float(cell) for cell in columns[feature]]
-    except ValueError:
-        bad = next(i for i, cell in enumerate(columns[feature]) if not _is_number(cell))
-        raise ValueError(
-            f"{path} column {feature!r} holds {columns[feature][bad]!r} (line {bad + 2}), not a number as in training"
-        ) from None
 
 
 def _report_unseen(columns: dict[str, list[str]], categorical: set[str], feature_names: list[str]) -> None:
