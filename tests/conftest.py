@@ -234,19 +234,23 @@ class _WarmCLI:
 WARM_CLI = _WarmCLI()
 
 
-def run_cli(module: str, *overrides: str, check: bool = True, fresh: bool = False) -> subprocess.CompletedProcess:
-    """`python -m src.<module> overrides...` from the project root, in a new process.
+def run_cli(
+    module: str, *overrides: str, check: bool = True, fresh: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m src.<module> overrides...` from the project root, in a new process, with `env` added to the
+    environment.
 
     fresh=True starts a new interpreter; otherwise the process is forked from a warm one that has imported
     torch and Lightning already (tests/cli_server.py), which saves about 5 s per run and behaves alike.
     """
     command = [sys.executable, "-m", f"src.{module}", *overrides]
+    env = {**ONE_THREAD_PER_WORKER, **(env or {})}
     if fresh:
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                                env={**os.environ, **ONE_THREAD_PER_WORKER})  # fmt: skip
+                                env={**os.environ, **env})  # fmt: skip
     else:
         with tempfile.TemporaryDirectory() as folder:
-            code = WARM_CLI.run(module, overrides, ONE_THREAD_PER_WORKER, Path(folder))
+            code = WARM_CLI.run(module, overrides, env, Path(folder))
             out, err = (Path(folder) / name for name in ("stdout", "stderr"))
             result = subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())
     if check and result.returncode != 0:
