@@ -9,7 +9,8 @@ skips one step, the teardown of every module and object, which in a fork of a pr
 1.3 s and does nothing a test could see.
 
 Protocol, one JSON object per line: request {"module", "args", "env", "stdout", "stderr"} on stdin (the last
-two are file paths the child writes), reply {"returncode"} on stdout (negative: killed by that signal).
+two are file paths the child writes; a PYTHONPATH in env is followed as a new interpreter would), reply
+{"returncode"} on stdout (negative: killed by that signal).
 """
 
 import atexit
@@ -20,6 +21,7 @@ import runpy
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 import lightning  # noqa: F401  (the slow imports every run shares)
 import matplotlib.pyplot  # noqa: F401
@@ -48,6 +50,8 @@ def run(request: dict) -> None:
         torch.set_num_threads(int(request["env"]["OMP_NUM_THREADS"]))
     sys.argv = [f"src.{request['module']}", *request["args"]]
     sys.path[0] = os.getcwd()  # as `python -m` sets it (this script's folder stood there)
+    if "PYTHONPATH" in request["env"]:
+        follow_pythonpath(request["env"]["PYTHONPATH"].split(os.pathsep))
     try:
         runpy.run_module(f"src.{request['module']}", run_name="__main__", alter_sys=True)
         code = 0
@@ -61,6 +65,16 @@ def run(request: dict) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def follow_pythonpath(folders: list[str]) -> None:
+    """As a new interpreter with this PYTHONPATH: its folders come right after the working directory on sys.path,
+    and the modules they hold are imported from there again, the project's own too (which imported them)."""
+    sys.path[1:1] = folders
+    shadowed = {"src"} | {entry.name.partition(".")[0] for folder in folders if Path(folder).is_dir()
+                               for entry in Path(folder).iterdir()}  # fmt: skip
+    for name in [name for name in sys.modules if name.partition(".")[0] in shadowed]:
+        del sys.modules[name]
 
 
 def exit_code(exit_: SystemExit) -> int:

@@ -38,8 +38,8 @@ def test_classifiers_train_and_write_checkpoints_and_pictures(tmp_path: Path) ->
 
 
 def test_pretrained_classifiers_train_on_grey_images_and_write_checkpoints(tmp_path: Path) -> None:
-    run_cli("train", "-m", "data=digits", f"model={','.join(PRETRAINED_MODELS)}", "++model.input_size=32", *SHORT,
-            f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    run_cli("train", "-m", "data=digits", f"model={','.join(PRETRAINED_MODELS)}", "++model.input_size=32",
+            "data.batch_size=8", *SHORT, f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     for number, model in enumerate(PRETRAINED_MODELS):
         job = tmp_path / f"{number}_model={model}"
         assert (job / "checkpoints" / "best.ckpt").is_file()

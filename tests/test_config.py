@@ -1,12 +1,14 @@
 """Every option of every config group composes and builds, before any data is read."""
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Trainer
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from src.run.build import build, build_trainer
 from tests.conftest import CONF, compose_config
@@ -38,11 +40,18 @@ def test_every_group_has_options() -> None:
     assert {"mlp", "cnn"} <= {option for group, option in OPTIONS if group == "model"}
 
 
+@pytest.fixture(scope="module")
+def composed(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., DictConfig]:
+    """compose_config writing to one folder, each composition once: the two tests below share the training
+    configs of most options (read them, never change them)."""
+    return functools.cache(functools.partial(compose_config, output_dir=tmp_path_factory.mktemp("outputs")))
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
+def test_option_composes_and_builds(group: str, option: str, composed: Callable[..., DictConfig]) -> None:
     data = ["data=fashion_seg"] if group == "model" and option in SEGMENTATION_MODELS else []
     data = ["data=fashion_mnist_binarized"] if (group, option) in GENERATIVE else data
-    cfg = compose_config("train", f"{group}={option}", *data, *REQUIRED.get((group, option), []), output_dir=tmp_path)
+    cfg = composed("train", f"{group}={option}", *data, *REQUIRED.get((group, option), []))
     datamodule, _ = build(cfg)  # data module, net, loss, optimiser and scheduler, each checked against the data
     assert not datamodule.splits  # and no file was read
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
@@ -55,10 +64,12 @@ def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_eval_accepts_every_option_a_training_run_took(group: str, option: str, tmp_path: Path) -> None:
+def test_eval_accepts_every_option_a_training_run_took(
+    group: str, option: str, composed: Callable[..., DictConfig]
+) -> None:
     # Eval composes what training composed with the same option, but for what conf/eval.yaml changes.
-    trained = OmegaConf.to_container(compose_config("train", f"{group}={option}", output_dir=tmp_path))
-    cfg = compose_config("eval", f"{group}={option}", "ckpt_path=best.ckpt", output_dir=tmp_path)
+    trained = OmegaConf.to_container(composed("train", f"{group}={option}"))
+    cfg = composed("eval", f"{group}={option}", "ckpt_path=best.ckpt")
     evaluated = OmegaConf.to_container(cfg)
     assert evaluated.pop("ckpt_path") == "best.ckpt"
     assert evaluated["trainer"].pop("devices") == 1  # every test sample scored exactly once
