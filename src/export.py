@@ -58,7 +58,7 @@ def export(cfg: DictConfig, folder: Path, overrides: list[str]) -> dict:
     trace, checks = probe_batches(datamodule, cfg.trace_batch_size)
     # The task's own module where it has one (a VAE: means and reconstructions), compared value by value.
     module = files.forward(task)
-    net, predict = (task.net, task.predict) if module is None else (module, torch.nn.Identity())
+    net, predict = (task.evaluation_net(), task.predict) if module is None else (module, torch.nn.Identity())
     parity = export_checked(net, trace, checks, folder / "model.onnx", predict)
     card = model_card(datamodule, task, parity, overrides, cfg.ckpt_path)
     write_model_card(folder / "model.json", card)

@@ -95,7 +95,10 @@ def prepare(cfg: DictConfig, paths: list[Path], folder: Path) -> tuple["Trainer"
     files = task.prediction_files()
     refuse_overwrite(folder, files.outputs, cfg.overwrite)
     # The exported graph is the task's own module where it has one (a VAE's means and reconstructions).
-    net = (files.forward(task) or task.net) if cfg.backend == "torch" else onnx_net(cfg.onnx_path, datamodule)
+    if cfg.backend == "torch":
+        net = files.forward(task) or task.evaluation_net()
+    else:
+        net = onnx_net(cfg.onnx_path, datamodule)
     options = {"top_k": cfg.top_k, "overlay": cfg.overlay, "colours": getattr(datamodule, "class_colors", None),
                "predict": task.predict, "target_names": getattr(datamodule, "target_names", None),
                "latent_size": getattr(task.net, "latent_size", None),

@@ -124,3 +124,15 @@ class UpBlock(nn.Module):
         if self.resize:
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         return self.conv(torch.cat([x, skip], dim=1))  # (B, width_up + width_skip, H, W)
+
+
+class MirrorAverage(nn.Module):
+    """Test-time augmentation by a left-right mirror: images (B, C, H, W) -> the mean of `net`'s outputs for
+    the images and their mirrors (same shape as `net`'s). Only for outputs a mirror keeps (a class, a label set)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: Tensor) -> Tensor:
+        return (self.net(images) + self.net(images.flip(-1))) / 2

@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, MinMetric
 
+from src.models.layers import MirrorAverage
 from src.tasks.finite import FiniteLossWatch
 from src.tasks.random_state import every_rank_state, restore_own_state, seed_apart
 from src.tasks.schedule import (
@@ -46,7 +47,9 @@ class Task(LightningModule):
     validation epoch the best value of `monitor` so far as `{monitor}_best` and as TensorBoard's `hp_metric`.
 
     channels_last: keep the net's weights in NHWC (faster convolutions on CPU and GPU). compile: `torch.compile` the
-    net in place.
+    net in place. mirror_average: outside training (validation, test, predict, export), the logits are the mean
+    of the image's and its left-right mirror's (test-time augmentation; twice the evaluation's forward passes),
+    for tasks whose targets a mirror keeps.
 
     optimizer: a factory of an optimiser from parameters (a Hydra `_partial_`); it gets only the parameters
     that require gradients. scheduler: Lightning's lr_scheduler dict whose "scheduler" is a factory taking the
@@ -57,6 +60,8 @@ class Task(LightningModule):
     """
 
     name: ClassVar[str]
+    # Whether a mirrored image has the same target (its class, its set of labels): mirror_average may be used.
+    mirror_invariant: ClassVar[bool] = False
     # How to give the net the outputs this task needs (the end of the error when they differ).
     outputs_hint: ClassVar[str] = "let the model config interpolate ${data.num_classes}"
 
@@ -72,6 +77,7 @@ class Task(LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         backbone_lr_scale: float = 1.0,
+        mirror_average: bool = False,
     ) -> None:
         super().__init__()
         if monitor_mode not in ("min", "max"):
@@ -93,6 +99,7 @@ class Task(LightningModule):
         self.scheduler_config = scheduler
         self.monitor = monitor
         self.backbone_lr_scale = backbone_lr_scale
+        self.mirror_average = mirror_average
         metrics = MetricCollection(dict(metrics))
         for stage in STAGES:  # train_metrics, val_metrics, test_metrics; train_loss_mean, ...
             setattr(self, f"{stage}_metrics", metrics.clone())
@@ -136,13 +143,23 @@ class Task(LightningModule):
         return self.net.backbone
 
     def forward(self, images: Tensor) -> Tensor:
-        """images: (B, C, H, W) -> the net's logits."""
-        return self.net(images)
+        """images: (B, C, H, W) -> the net's logits (outside training, the evaluation net's)."""
+        return self.net(images) if self.training else self.evaluation_net()(images)
+
+    def evaluation_net(self) -> nn.Module:
+        """The net as validation, test, predict and export run it: with mirror_average, averaged with its mirror."""
+        return MirrorAverage(self.net) if self.mirror_average else self.net
 
     def check_fits(self, datamodule: LightningDataModule, names: Mapping[str, str]) -> None:
         """Fail before any data loads if the net cannot take the data's images, its output is not what this
         task needs, or the loss cannot score it. `names` say how the user chose each part (e.g. "model=mlp").
         """
+        if self.mirror_average and not (self.mirror_invariant and datamodule.inputs == "images"):
+            raise ValueError(
+                f"task.mirror_average=true averages an image with its mirror, which keeps the target of a "
+                f"classification, binary or multilabel task on images, not the {self.name} task of {names['data']}; "
+                f"leave it false"
+            )
         logits = self.probe_net(datamodule, names)
         accepted = self.output_shapes(datamodule)
         if not isinstance(logits, Tensor):  # e.g. a VAE's (params, mean, log_var, z)

@@ -25,6 +25,7 @@ class BinaryClassificationTask(Task):
     """
 
     name = "binary"
+    mirror_invariant = True
     outputs_hint = "give the net one output: model.num_classes=1"
 
     def __init__(

@@ -22,6 +22,7 @@ class ClassificationTask(Task):
     """
 
     name = "classification"
+    mirror_invariant = True
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ class MultiLabelTask(Task):
     """
 
     name = "multilabel"
+    mirror_invariant = True
 
     def __init__(
         self,

@@ -135,3 +135,17 @@ def test_epoch_metrics_and_loss_cover_every_sample_of_the_split_once() -> None:
     assert float(run.callback_metrics["val/acc"]) == pytest.approx(float((logits.argmax(1) == labels).float().mean()))
     loss = nn.functional.cross_entropy(logits, labels.long())
     assert float(run.callback_metrics["val/loss"]) == pytest.approx(float(loss), rel=1e-5)
+
+
+def test_mirror_average_scores_the_mean_of_an_image_and_its_mirror_outside_training_only() -> None:
+    module = task(mirror_average=True)
+    images = torch.rand(4, 1, 8, 8)
+    module.train()
+    torch.testing.assert_close(module(images), module.net(images))
+    module.eval()
+    expected = (module.net(images) + module.net(images.flip(-1))) / 2
+    torch.testing.assert_close(module(images), expected)
+    torch.testing.assert_close(module.evaluation_net()(images), expected)  # what predict and export run
+    assert not torch.allclose(module(images), module.net(images))
+    module.check_fits(digits(), NAMES)
+    assert "net.net.0.weight" not in module.state_dict()  # the checkpoint's keys stay the plain net's

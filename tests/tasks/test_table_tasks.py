@@ -69,3 +69,12 @@ def test_multilabel_metrics_match_hand_computed_values() -> None:
     # At 0.5: label 0 one hit, one false alarm, one miss (F1 1/2); label 1 two hits, one false alarm (F1 4/5).
     assert values["f1_macro"] == pytest.approx(0.65)
     assert values["f1_micro"] == pytest.approx(2 / 3)  # 3 hits, 2 false alarms, 1 miss
+
+
+def test_mirror_average_is_refused_where_a_mirror_is_meaningless() -> None:
+    class Table:
+        inputs = "feature vectors"
+
+    names = {"model": "model=mlp", "data": "data=t", "loss": "loss=bce"}
+    with pytest.raises(ValueError, match=r"task\.mirror_average=true .* not the multilabel task of data=t; leave it"):
+        MultiLabelTask(nn.Linear(3, 2), BCELoss(), ADAM, num_classes=2, mirror_average=True).check_fits(Table(), names)
