@@ -44,13 +44,24 @@ class MLP(Classifier):
 
 
 def dense_blocks(
-    width_in: int, hidden_sizes: Sequence[int], activation: str, dropout: float = 0.0, batch_norm: bool = False
+    width_in: int,
+    hidden_sizes: Sequence[int],
+    activation: str,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    gated: bool = False,
 ) -> list[nn.Module]:
-    """[Linear -> BatchNorm -> activation -> Dropout] per hidden size: (B, width_in) -> (B, hidden_sizes[-1])."""
+    """[Linear -> BatchNorm -> activation -> Dropout] per hidden size: (B, width_in) -> (B, hidden_sizes[-1]).
+
+    gated: each block's Linear gives 2 x size values and a GLU takes the first half times the sigmoid of the
+    second (the gated dense layer of Dauphin et al. 2017, the VampPrior's and Exemplar VAE's MLPs) in place of
+    the activation; twice the block's weights and multiply-adds.
+    """
     layers: list[nn.Module] = []
     for size in hidden_sizes:
-        layers.append(nn.Linear(width_in, size, bias=not batch_norm))
-        layers += [nn.BatchNorm1d(size)] if batch_norm else []
-        layers += [activation_layer(activation), nn.Dropout(dropout)]
+        width_out = 2 * size if gated else size
+        layers.append(nn.Linear(width_in, width_out, bias=not batch_norm))
+        layers += [nn.BatchNorm1d(width_out)] if batch_norm else []
+        layers += [nn.GLU(dim=1) if gated else activation_layer(activation), nn.Dropout(dropout)]
         width_in = size
     return layers

@@ -96,7 +96,8 @@ class VAE(nn.Module):
 
 class VAEMLP(VAE):
     """Fully connected VAE: flatten -> dense blocks (hidden_sizes) -> posterior; z -> dense blocks (hidden_sizes
-    reversed) -> Linear to C*H*W -> (B, C, H, W). The blocks are the MLP classifier's (`dense_blocks`).
+    reversed) -> Linear to C*H*W -> (B, C, H, W). The blocks are the MLP classifier's (`dense_blocks`); `gated`
+    makes each a gated dense layer (Linear to twice the width, GLU) in place of `activation`.
     """
 
     def __init__(
@@ -111,16 +112,19 @@ class VAEMLP(VAE):
         conditional: bool = False,
         log_var_min: float = -6.0,
         log_var_max: float = 2.0,
+        gated: bool = False,
     ) -> None:
         if not hidden_sizes or any(size <= 0 for size in hidden_sizes):
             raise ValueError(f"model.hidden_sizes must be one or more positive widths, got {list(hidden_sizes)}")
         shape = (in_channels, *image_size)
         pixels = in_channels * image_size[0] * image_size[1]
-        encoder = nn.Sequential(nn.Flatten(), *dense_blocks(pixels, hidden_sizes, activation, batch_norm=batch_norm))
+        encoder = nn.Sequential(
+            nn.Flatten(), *dense_blocks(pixels, hidden_sizes, activation, batch_norm=batch_norm, gated=gated)
+        )
         latent_in = latent_size + (num_classes if conditional else 0)
         widths = list(reversed(hidden_sizes))
         decoder = nn.Sequential(
-            *dense_blocks(latent_in, widths, activation, batch_norm=batch_norm),
+            *dense_blocks(latent_in, widths, activation, batch_norm=batch_norm, gated=gated),
             nn.Linear(widths[-1], pixels),
             nn.Unflatten(1, shape),
         )

@@ -43,3 +43,13 @@ def test_conv_vae_options_and_errors() -> None:
         VAEConv(1, (8, 8), 10, channels=[8, 8, 8, 8], strides=1, pool="max")
     with pytest.raises(ValueError, match="log_var_min"):
         VAEMLP(1, (8, 8), 10, log_var_min=2.0, log_var_max=-6.0)
+
+
+def test_gated_mlp_vae_multiplies_by_a_sigmoid_gate() -> None:
+    net = VAEMLP(1, (8, 8), 10, latent_size=3, hidden_sizes=[6, 4], gated=True)
+    first = net.encoder[1]  # Linear to 2 x 6: values and gates
+    assert first.out_features == 12 and isinstance(net.encoder[2], torch.nn.GLU)
+    images = torch.rand(2, 1, 8, 8)
+    values, gates = first(images.flatten(1)).chunk(2, dim=1)
+    assert torch.allclose(net.encoder[:3](images), values * gates.sigmoid())
+    assert net(images).params.shape == images.shape
