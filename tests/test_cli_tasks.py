@@ -219,8 +219,9 @@ def test_multilabel_canvases_train_score_each_label_and_predict(tmp_path: Path) 
     images = write_canvases(datamodule, tmp_path / "canvases", scale=1)
     run_cli("predict", f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}", f"input={images}", f"output={run / 'p'}")
     rows = read_rows(run / "p" / "predictions.csv")
+    assert task.mirror_average  # the recipe's: predict scores each canvas with its mirror, as the test stage did
     with torch.no_grad():
-        expected = task.net(datamodule.preprocess(datamodule.splits["test"].tensors[0][:4])).sigmoid()
+        expected = task.evaluation_net()(datamodule.preprocess(datamodule.splits["test"].tensors[0][:4])).sigmoid()
     scores = [[float(row[f"{name}_score"]) for name in datamodule.class_names] for row in rows]
     np.testing.assert_allclose(scores, expected.numpy(), atol=2e-6)  # 6 decimals
     assert all(
