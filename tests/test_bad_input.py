@@ -71,6 +71,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "loss that cannot score": ("train", ["data=fashion_seg_binary", "model.num_classes=1", "loss=cce"], "loss=cce cannot train the segmentation task of data=fashion_seg_binary: cce: softmax needs C >= 2"),
     "segmentation loss on a regression": ("train", ["data=diabetes", "loss=dice"], "loss=dice cannot train the regression task of data=diabetes: it does not score real values"),
     "cce on one logit": ("train", ["data=breast_cancer", "loss=cce"], "loss=cce cannot train the binary task of data=breast_cancer: cce: softmax needs C >= 2"),
+    "mirror average on masks": ("train", ["data=fashion_seg", "task.mirror_average=true"], "task.mirror_average=true averages an image with its mirror, which keeps the target of a classification, binary or multilabel task on images, not the segmentation task of data=fashion_seg; leave it false"),
     "regression net with the wrong outputs": ("train", ["data=diabetes", "model.num_classes=3"], "model=mlp outputs (3,) per sample, but the regression task of data=diabetes needs (1,)"),
     "binary net with two outputs": ("train", ["data=breast_cancer", "model.num_classes=2"], "model=mlp outputs (2,) per sample, but the binary task of data=breast_cancer needs (1,); choose a binary model, or give the net one output"),
     "convolutions on a table": ("train", ["data=wine", "model=cnn"], "model=cnn needs data.in_channels, which data=wine does not have"),
