@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	@# The lock pins every package. pip unpacks one wheel at a time and torch's CUDA build brings 5.5 GB, so two
-	@# pips unpack the lock side by side (the NVIDIA libraries, the rest: 31 s where one took 45 s here); the
+	@# pips unpack the lock side by side (the NVIDIA libraries, the rest: 37 s in all where one pip took 45 s here); the
 	@# project's own install then finds its dependencies there, and installs what a half failed to.
 	grep '^nvidia-' $(LOCK) > $(VENV)/lock-nvidia.txt; grep -v '^nvidia-' $(LOCK) > $(VENV)/lock-rest.txt
 	$(PIP) --no-deps -r $(VENV)/lock-nvidia.txt & $(PIP) --no-deps -r $(VENV)/lock-rest.txt; wait $$! || true

@@ -12,6 +12,7 @@ from src.data.tables import TableDataModule
 
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}  # cells that mean "no value" (case-insensitive)
 PARQUET = (".parquet", ".pq")  # file suffixes read as Parquet; anything else is CSV
+TABLE_SUFFIXES = (".csv", *PARQUET)  # what a table file is called (predict tells tables from images by it)
 NOT_A_NUMBER_HINT = "declare it in data.categorical or leave it out with data.drop"
 
 

@@ -33,14 +33,9 @@ def fold_indices(targets: np.ndarray, folds: int, fold: int, seed: int, stratify
 
 
 def feature_statistics(train: Tensor) -> tuple[Tensor, Tensor]:
-    """The training split's features (N, F) -> their mean and std (F,), a constant column's std 1e-12."""
+    """The training split's features (N, F) -> their mean and std (F,), a constant column's std 1e-12 (it then
+    stays 0 once standardised)."""
     return train.mean(0), train.std(0, correction=0).clamp_min(1e-12)
-
-
-def standardize(features: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Each split's features (N, F) scaled by the training split's mean and std (a constant column stays 0)."""
-    mean, std = feature_statistics(features["train"])
-    return {split: (values - mean) / std for split, values in features.items()}
 
 
 class TableDataModule(InMemoryDataModule):
@@ -110,10 +105,13 @@ class TableDataModule(InMemoryDataModule):
         stratify = labels[rest] if self.task in CLASS_TASKS else None
         train, val = train_test_split(rest, test_size=self.val_size, random_state=self.seed, stratify=stratify)
         rows = {"train": train, "val": val, "test": test}
-        scaled = standardize({split: features[index].float() for split, index in rows.items()})
-        # Kept for predict, which standardises new rows as these were (src/inference/tables.py).
+        # Every split scaled by the training split's statistics; kept for predict, which scales new rows alike
+        # (src/inference/tables.py).
         self.feature_mean, self.feature_std = feature_statistics(features[rows["train"]].float())
-        self.splits = {split: InMemoryDataset(scaled[split], targets[rows[split]]) for split in rows}
+        self.splits = {
+            split: InMemoryDataset((features[index].float() - self.feature_mean) / self.feature_std, targets[index])
+            for split, index in rows.items()
+        }
         if self.task == "regression":
             training = targets[rows["train"]].double()
             self.target_mean, self.target_std = training.mean(0), training.std(0, correction=0).clamp_min(1e-12)

@@ -16,7 +16,7 @@ from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
-from src.inference.rows import CsvPredictions
+from src.inference.rows import CsvPredictions, number_cells
 
 
 class GenerativePredictions(CsvPredictions):
@@ -45,7 +45,7 @@ class GenerativePredictions(CsvPredictions):
         return [f"z{i}" for i in range(1, self._latent_size() + 1)]
 
     def prediction_cells(self, logits: Tensor, sizes: list[tuple[int, int]]) -> list[list[str]]:
-        return [[f"{value:.6g}" for value in row] for row in logits[:, : self._latent_size()].tolist()]
+        return number_cells(logits[:, : self._latent_size()])
 
     def write(self, logits: Tensor, indices: list[int], paths: list[Path], names: list[str],
               sizes: list[tuple[int, int]]) -> None:  # fmt: skip

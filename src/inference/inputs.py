@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as F
 
 from src.data.base import _as_batch
+from src.data.csv_table import TABLE_SUFFIXES
 
 # Every suffix PIL can open (.png, .jpg, .jpeg, .bmp, .tif, .webp, ...).
 IMAGE_SUFFIXES = frozenset(suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN)
@@ -55,7 +56,7 @@ def list_inputs(spec: str) -> list[Path]:
 
 def check_images(paths: Sequence[Path]) -> None:
     """Fail in one line when an image run is given a table."""
-    if tables := [path for path in paths if path.suffix.lower() in (".csv", ".parquet")]:
+    if tables := [path for path in paths if path.suffix.lower() in TABLE_SUFFIXES]:
         raise ValueError(f"input={tables[0]} is a table, but the run was trained on images; pass images")
 
 

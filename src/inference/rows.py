@@ -64,3 +64,8 @@ class CsvPredictions(PredictionFiles):
             writer.writerow([*self._leading(), *self.prediction_columns()])
             writer.writerows(row[1:] for row in sorted(rows, key=lambda row: int(row[0])))
         return f"wrote {target}"
+
+
+def number_cells(values: Tensor) -> list[list[str]]:
+    """(B, K) numbers -> per row K cells, 6 significant digits."""
+    return [[f"{value:.6g}" for value in row] for row in values.tolist()]

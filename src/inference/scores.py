@@ -11,12 +11,7 @@ from torch import Tensor
 from torchvision.utils import draw_bounding_boxes
 
 from src.inference.inputs import read_image
-from src.inference.rows import CsvPredictions
-
-
-def _cells(values: Tensor) -> list[list[str]]:
-    """(B, K) numbers -> per row K cells, 6 significant digits."""
-    return [[f"{value:.6g}" for value in row] for row in values.tolist()]
+from src.inference.rows import CsvPredictions, number_cells
 
 
 class RegressionPredictions(CsvPredictions):
@@ -33,7 +28,7 @@ class RegressionPredictions(CsvPredictions):
 
     def prediction_cells(self, logits: Tensor, sizes: list[tuple[int, int]]) -> list[list[str]]:
         predict: Callable[[Tensor], Tensor] = self.options["predict"]
-        return _cells(predict(logits))
+        return number_cells(predict(logits))
 
 
 class BinaryPredictions(CsvPredictions):

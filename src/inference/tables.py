@@ -13,11 +13,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from src.data import csv_table
-from src.data.csv_table import PARQUET, check_filled, feature_column, feature_values
+from src.data.csv_table import TABLE_SUFFIXES, check_filled, feature_column, feature_values
 from src.data.tables import TableDataModule
 from src.inference.inputs import AS_IS
-
-TABLE_SUFFIXES = (".csv", *PARQUET)  # the formats the data layer reads (src/data/csv_table.py)
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
