@@ -114,6 +114,7 @@ class VAEMLP(VAE):
         log_var_max: float = 2.0,
         gated: bool = False,
     ) -> None:
+        check_positive("model.latent_size", latent_size)  # before any layer of that size is built
         if not hidden_sizes or any(size <= 0 for size in hidden_sizes):
             raise ValueError(f"model.hidden_sizes must be one or more positive widths, got {list(hidden_sizes)}")
         shape = (in_channels, *image_size)
@@ -195,6 +196,7 @@ class VAEConv(VAE):
         log_var_min: float = -6.0,
         log_var_max: float = 2.0,
     ) -> None:
+        check_positive("model.latent_size", latent_size)
         if not channels:
             raise ValueError("model.channels must list at least one layer's output channels")
         n = len(channels)

@@ -1,6 +1,8 @@
 """The VAE nets: shapes on grey and colour images of their own sizes, the bounded log-variance, the conditional
 option, and construction errors that name the setting."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -53,3 +55,11 @@ def test_gated_mlp_vae_multiplies_by_a_sigmoid_gate() -> None:
     values, gates = first(images.flatten(1)).chunk(2, dim=1)
     assert torch.allclose(net.encoder[:3](images), values * gates.sigmoid())
     assert net(images).params.shape == images.shape
+
+
+@pytest.mark.parametrize("net_class", [VAEMLP, VAEConv])
+def test_a_latent_size_below_one_fails_before_any_layer_is_built(net_class: type) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns of zero-element layers if they are built first
+        with pytest.raises(ValueError, match=r"model\.latent_size must be a positive integer, got 0"):
+            net_class(1, (28, 28), 10, latent_size=0)
