@@ -143,6 +143,13 @@ def test_predict_writes_reconstructions_latent_means_and_prior_samples(trained_r
         assert (tmp_path / "o" / "reconstructions" / f"item{index}.png").is_file()
 
 
+@pytest.mark.parametrize(("count", "message"), [("-3", "sample must be >= 0"), ("two", "sample must be an integer")])
+def test_a_bad_sample_count_fails_with_one_line(trained_run: Path, tmp_path: Path, count: str, message: str) -> None:
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    result = run_cli("predict", f"ckpt_path={ckpt}", f"sample={count}", f"output={tmp_path}", check=False)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -38,6 +38,7 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer.weight_decay": (">= 0", lambda v: v >= 0),
     "optimizer.momentum": ("in [0, 1)", lambda v: 0 <= v < 1),
     "seed": ("in [0, 2**32)", lambda v: 0 <= v < 2**32),
+    "sample": (">= 0 (src.predict's draws from a VAE's prior; 0: none)", lambda v: v >= 0),
     "trainer.max_epochs": (">= 1, or -1 for no limit", lambda v: v >= 1 or v == -1),
     "trainer.max_steps": (">= 1, or -1 for no limit", lambda v: v >= 1 or v == -1),
     "trainer.log_every_n_steps": (">= 1", lambda v: v >= 1),
@@ -50,8 +51,8 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "*test_size": (">= 1", lambda v: v >= 1),
     "*label_smoothing": ("in [0, 1]", lambda v: 0 <= v <= 1),
 }
-# What train.py and eval.py read themselves, with no class to state their types.
-KNOBS: dict[str, Any] = {"seed": int, "test": bool}
+# What train.py, eval.py and predict.py read themselves, with no class to state their types.
+KNOBS: dict[str, Any] = {"seed": int, "test": bool, "sample": int}
 INTERPOLATION = re.compile(r"\$\{([\w.]+)\}")  # ${data.num_classes}: a value taken from another key
 
 
