@@ -96,7 +96,7 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> Trainer:
 
 
 def warn_if_bf16_is_slow(precision: str) -> None:
-    """One line on stderr where this CPU computes bf16 without bf16 units (AVX-512-BF16, AMX): there oneDNN
+    """One line on stderr where torch finds no native bf16 path on this CPU (it needs AVX-512 BW, VL, DQ): there oneDNN
     converts every operand, and a step of the default CNN under bf16 autocast took 7.9x its fp32 time (AVX2)."""
     if torch.ops.mkldnn._is_mkldnn_bf16_supported() or not is_rank_zero():
         return
