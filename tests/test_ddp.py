@@ -103,7 +103,7 @@ def test_a_sweep_runs_ddp_spawn_with_each_jobs_processes_its_own(tmp_path: Path)
 
 
 def test_bf16_autocast_trains_on_the_cpu(tmp_path: Path) -> None:
-    result = run_cli("train", "trainer.precision=bf16-mixed", "data=digits", "model=cnn", "trainer.max_epochs=2",
+    result = run_cli("train", "trainer.precision=bf16-mixed", "data=digits", "model=mlp", "trainer.max_epochs=2",
                      *record(tmp_path / "record"), f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
     assert records(tmp_path / "record", ranks=1)[0]["logits_dtypes"] == ["torch.bfloat16"]  # autocast ran
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/acc"] > 0.6
