@@ -16,6 +16,7 @@ from src.run.config_check import check_config
 from src.run.directories import check_output_dirs, resume_arguments, threads_per_job, write_status
 from src.run.errors import report_errors
 from src.run.slurm import requeued_checkpoint
+from src.run.task_choice import task_arguments
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -74,5 +75,5 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     check_output_dirs(sys.argv)
-    sys.argv = resume_arguments(sys.argv)
+    sys.argv = task_arguments(resume_arguments(sys.argv))
     main()

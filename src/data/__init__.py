@@ -7,6 +7,7 @@ from src.data.fashion_seg import FashionBoxesDataModule, FashionMultiLabelDataMo
 from src.data.files import DataNotFoundError
 from src.data.folder import FolderDataModule
 from src.data.generative import GenerativeFashionMNIST, GenerativeImages, GenerativeMNIST
+from src.data.image_folder import ImageFolderDataModule
 from src.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from src.data.photos import OxfordPetsDataModule, VOCDataModule
 from src.data.segmentation import SegmentationDataModule
@@ -28,6 +29,7 @@ __all__ = [
     "GenerativeFashionMNIST",
     "GenerativeImages",
     "GenerativeMNIST",
+    "ImageFolderDataModule",
     "InMemoryDataModule",
     "InMemoryDataset",
     "MNISTDataModule",

@@ -10,7 +10,7 @@ Subclasses by task: `ClassificationDataModule` (src/data/classification.py, labe
 
 import os
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -57,15 +57,20 @@ def _scale_range(value: Sequence[float] | None) -> tuple[float, float] | None:
     return float(value[0]), float(value[1])
 
 
-def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(images: Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """uint8 (N, C, H, W) -> per-channel mean and std on the [0, 1] scale.
 
-    From a 256-bin histogram per channel: exact, and no float copy of a large set.
+    From a 256-bin histogram per channel, `chunk` images at a time: exact, and no copy of a large set (a
+    memory-mapped one is read once, page by page).
     """
     values = torch.arange(256, dtype=torch.float64) / 255
+    histograms = torch.zeros(images.shape[1], 256, dtype=torch.float64)
+    for start in range(0, len(images), chunk):
+        block = images[start : start + chunk]
+        for channel in range(images.shape[1]):
+            histograms[channel] += torch.bincount(block[:, channel].flatten(), minlength=256).double()
     means, stds = [], []
-    for channel in images.unbind(1):
-        counts = torch.bincount(channel.flatten(), minlength=256).double()
+    for counts in histograms:
         mean = (counts * values).sum() / counts.sum()
         variance = (counts * values.square()).sum() / counts.sum() - mean.square()
         means.append(float(mean))
@@ -73,14 +78,30 @@ def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(means), tuple(stds)
 
 
-def split_off(split: Split, count: int, seed: int, key: str) -> tuple[Split, Split]:
-    """Hold out `count` samples drawn by `seed` -> (the rest, the held out); `key` names the setting in errors.
+def held_out_size(key: str, value: object) -> int | float:
+    """A held-out split's size as configured: an integer >= 1 (samples) or a fraction in (0, 1)."""
+    if isinstance(value, float) and 0 < value < 1:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"data.{key} must be an integer >= 1 (samples) or a fraction in (0, 1), got {value!r}")
+    return value
+
+
+def held_out_count(size: int | float, total: int) -> int:
+    """How many of `total` samples a held-out size means: itself, or the fraction of `total` (at least one)."""
+    return max(1, round(size * total)) if isinstance(size, float) else size
+
+
+def split_off(split: Split, size: int | float, seed: int, key: str) -> tuple[Split, Split]:
+    """Hold out `size` samples (a count, or a fraction of them) drawn by `seed` -> (the rest, the held out);
+    `key` names the setting in errors.
 
     The draw depends on the data seed alone, so every model sees the same held-out samples.
     """
     images, targets = split
+    count = held_out_count(size, len(targets))
     if count >= len(targets):
-        raise ValueError(f"data.{key}={count} leaves no training samples out of {len(targets)}; use a smaller {key}")
+        raise ValueError(f"data.{key}={size} leaves no training samples out of {len(targets)}; use a smaller {key}")
     order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
     held, rest = order[:count], order[count:]
     return (images[rest], targets[rest]), (images[held], targets[held])
@@ -110,7 +131,7 @@ class InMemoryDataModule(LightningDataModule):
         self,
         *,
         batch_size: int,
-        val_size: int,
+        val_size: int | float,
         seed: int,
         num_classes: int,
         in_channels: int,
@@ -122,7 +143,7 @@ class InMemoryDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.batch_size = positive_int("batch_size", batch_size)
-        self.val_size = positive_int("val_size", val_size)
+        self.val_size = held_out_size("val_size", val_size)
         self.seed = seed
         self.num_classes = positive_int("num_classes", num_classes)
         self.in_channels = positive_int("in_channels", in_channels)
@@ -163,6 +184,15 @@ class InMemoryDataModule(LightningDataModule):
         self.splits = {name: InMemoryDataset(*splits[name]) for name in ("train", "val", "test")}
         if self.mean is None or self.std is None:
             self.mean, self.std = channel_stats(self.splits["train"].tensors[0])
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the data: the statistics the net's inputs were normalised with, so that
+        predict and export need no training files."""
+        return {"mean": list(self.mean), "std": list(self.std)} if self.mean and self.std else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("mean") and state.get("std"):
+            self.mean, self.std = tuple(state["mean"]), tuple(state["std"])
 
     def _split_off_val(self, loaded: dict[str, Split]) -> dict[str, Split]:
         if "val" in loaded:

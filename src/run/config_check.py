@@ -32,6 +32,7 @@ def _devices(value: Any) -> bool:
     return value == -1 or value >= 1
 
 
+HELD_OUT = "an integer >= 1 (samples) or a fraction in (0, 1)"
 # key pattern -> (what is allowed, test), for the values the type check let through.
 RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer.lr": ("> 0", lambda v: v > 0),
@@ -47,8 +48,8 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "*batch_size": (">= 1", lambda v: v >= 1),
     "*dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
     "*num_workers": (">= 0", lambda v: v >= 0),
-    "*val_size": (">= 1", lambda v: v >= 1),
-    "*test_size": (">= 1", lambda v: v >= 1),
+    "*val_size": (HELD_OUT, lambda v: v >= 1 if isinstance(v, int) else 0 < v < 1),
+    "*test_size": (HELD_OUT, lambda v: v >= 1 if isinstance(v, int) else 0 < v < 1),
     "*label_smoothing": ("in [0, 1]", lambda v: 0 <= v <= 1),
 }
 # What train.py, eval.py and predict.py read themselves, with no class to state their types.

@@ -24,8 +24,9 @@ from src.run.slurm import slurm_job
 CONF = Path(__file__).resolve().parents[2] / "conf"
 # What a run is: the parts of its saved config that src.eval and resume= rebuild it from.
 RUN_NODES = ("data", "model", "loss", "task")
-# Resolvers whose value would be another in a later process: the job's directories and choices, the time.
-RUN_TIME = re.compile(r"\$\{(hydra|now|run_label|job_label):")
+# Resolvers whose value would be another in a later process: the job's directories and choices, the time, and
+# what the data's files said (they may have moved or changed since).
+RUN_TIME = re.compile(r"\$\{(hydra|now|run_label|job_label|survey):")
 
 
 def fail(message: str) -> None:

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
+from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError, OmegaConfBaseException
 
 from src.run.directories import started_here, write_status
 
@@ -88,8 +88,10 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
                 write_status(run_dir, "interrupted")
             raise
         except Exception as error:
-            # Hydra wraps what a config's _target_ raises; the cause is the user's mistake.
-            cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+            # Hydra wraps what a config's _target_ raises, OmegaConf what a resolver raises (a data module reading
+            # its files for ${survey:...}); the cause is the user's mistake.
+            wrapped = isinstance(error, InstantiationException | InterpolationResolutionError)
+            cause = error.__cause__ if wrapped and error.__cause__ else error
             message = _message(cause)
             if run_dir and started_here(run_dir):
                 write_status(run_dir, "failed", error=message)

@@ -7,10 +7,12 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
 
 # Overrides that say where things are, not what was trained: never part of a run's name.
 UNNAMED = ("hydra", "paths", "data.data_dir", "callbacks.progress_bar", "+callbacks.progress_bar", "resume")
@@ -21,6 +23,15 @@ LONGEST = 80
 def class_count(classes: Sequence | None, default: int | None = None) -> int | None:
     """`${class_count:${.classes},10}`: how many classes a chosen subset keeps, or `default` when it is null."""
     return default if classes is None else len(classes)
+
+
+def survey(key: str, *, _parent_: DictConfig) -> Any:
+    """`${survey:num_classes}` in a data config: what the data's own files say (their classes, channels, size,
+    features, task), from the `facts(node)` of the data module the config builds; read once per process.
+
+    A run's saved config holds these values as they were (src/run/directories.py: RUN_TIME), so src.eval,
+    src.predict and src.export rebuild the net without the files."""
+    return get_class(_parent_._target_).facts(_parent_)[key]
 
 
 def gpus_per_node(accelerator: str, devices: int) -> int | None:
@@ -73,20 +84,21 @@ def job_label() -> str:
     hydra = HydraConfig.get()
     recorded = Path(hydra.sweep.dir) / "multirun.yaml"
     command = OmegaConf.load(recorded).hydra.overrides.task if recorded.is_file() else sys.argv[1:]
-    given = OverridesParser.create().parse_overrides([str(a) for a in command if _is_override(str(a))])
+    given = OverridesParser.create().parse_overrides([str(a) for a in command if is_override(str(a))])
     common = {o.key_or_group for o in given if not o.is_sweep_override()}
     job = named_overrides(hydra.overrides.task)
     differing = [o for o in job if o.split("=", 1)[0].lstrip("+~") not in common]
     return _short(differing) or "defaults"
 
 
-def _is_override(argument: str) -> bool:
+def is_override(argument: str) -> bool:
     """key=value, +key=value, or a deletion ~key (no value); not a flag such as -m."""
     return not argument.startswith("-") and ("=" in argument or argument.startswith("~"))
 
 
 for name, resolver in (
     ("class_count", class_count),
+    ("survey", survey),
     ("gpus_per_node", gpus_per_node),
     ("run_label", run_label),
     ("job_label", job_label),
