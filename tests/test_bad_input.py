@@ -105,6 +105,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "nan loss": ("train", [*QUICK, "optimizer.lr=1e30", "trainer.log_every_n_steps=1"], "the training loss is not finite since step"),
     "monitor that is never logged": ("train", [*QUICK, "monitor=val/nope"], "could not find the monitored key"),
     "disk full while saving": ("train", [*QUICK, "trainer.max_epochs=2", "+callbacks.full._target_=tests.crash.FullDiskAtSave", "+callbacks.full.save=2"], "(No space left on device); the previous checkpoint there is intact"),
+    "data_dir without the files": ("train", ["data=fashion_mnist", "data.data_dir={workspace}/run"], "FashionMNIST files not found (looked in: {workspace}/run, {workspace}/run/FashionMNIST/raw); a data.data_dir you set is searched alone"),
 }  # fmt: skip
 
 

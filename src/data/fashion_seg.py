@@ -7,7 +7,6 @@ and the mask alike, so items of class k paint exactly class k + 1 where they sho
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -15,6 +14,7 @@ import torchvision
 from torch import Tensor
 
 from src.data.base import Split, positive_int
+from src.data.files import optional_path
 from src.data.mnist import FashionMNISTDataModule
 from src.data.segmentation import SegmentationDataModule
 
@@ -83,13 +83,15 @@ class FashionSegDataModule(SegmentationDataModule):
     The official training items are split by the data seed into training and validation items in proportion
     to `train_size` : `val_size` canvases; test canvases use only the official test items, so no item appears
     in two splits. `sources[split]` holds each canvas's item indices (into the official train or test file).
-    mean/std are those of the training canvases.
+    mean/std are those of the training canvases. The items are looked up as `FashionMNISTDataModule` does:
+    in `data_dir` alone when it is given, else in `default_dir` and the system's copy.
     """
 
     def __init__(
         self,
         *,
-        data_dir: str,
+        data_dir: str | None = None,
+        default_dir: str | None = None,
         download: bool = False,
         canvas_size: Sequence[int] = (64, 64),
         items_per_canvas: Sequence[int] = (1, 3),
@@ -99,7 +101,7 @@ class FashionSegDataModule(SegmentationDataModule):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.data_dir = Path(data_dir).expanduser()
+        self.data_dir, self.default_dir = optional_path(data_dir), optional_path(default_dir)
         self.download = download
         self.canvas_size = tuple(canvas_size)
         if len(self.canvas_size) != 2 or min(self.canvas_size) < ITEM:
@@ -123,14 +125,14 @@ class FashionSegDataModule(SegmentationDataModule):
 
     def prepare_data(self) -> None:
         if self.download:
-            FashionMNISTDataModule.fetch(self.data_dir)
+            FashionMNISTDataModule.fetch(self.data_dir, self.default_dir)
 
     def _generator(self, stream: int) -> torch.Generator:
         """One random stream per purpose, so changing one split's size leaves the others' canvases alone."""
         return torch.Generator().manual_seed(self.seed * 4 + stream)
 
     def load(self) -> dict[str, Split]:
-        official = FashionMNISTDataModule.read_files(self.data_dir)
+        official = FashionMNISTDataModule.read_files(self.data_dir, self.default_dir)
         train_items = official["train"][0]
         share = self.sizes["val"] / (self.sizes["train"] + self.sizes["val"])
         val_count = min(max(round(len(train_items) * share), 1), len(train_items) - 1)

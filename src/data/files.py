@@ -21,6 +21,11 @@ def not_found(dataset: str, looked_in: Iterable[Path], how_to_get: str) -> DataN
     return DataNotFoundError(f"{dataset} files not found (looked in: {places}); {how_to_get}")
 
 
+def optional_path(folder: str | None) -> Path | None:
+    """A configured folder (`~` expanded), or None when the config leaves it null."""
+    return None if folder is None else Path(folder).expanduser()
+
+
 def find_file(folder: Path, name: str) -> Path | None:
     """`folder/name`, or its gzipped twin `folder/name.gz`."""
     for path in (folder / name, folder / f"{name}.gz"):

@@ -122,7 +122,7 @@ def test_batches_are_augmented_jointly_and_only_while_training(items_dir: Path) 
 @pytest.mark.skipif(not SYSTEM_COPY.is_dir(), reason="needs the system's Fashion-MNIST (dataset-fashion-mnist)")
 def test_the_default_sizes_build_from_the_real_items() -> None:
     datamodule = FashionSegDataModule(
-        data_dir="/nonexistent", batch_size=64, val_size=2000, seed=42, num_classes=11, in_channels=1,
+        default_dir="/nonexistent", batch_size=64, val_size=2000, seed=42, num_classes=11, in_channels=1,
         image_size=[64, 64],
     )  # fmt: skip
     datamodule.setup("fit")  # about 1 s on 2 CPU cores
