@@ -21,14 +21,16 @@ from src.run.errors import report_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @report_errors
 def main(cfg: DictConfig) -> dict[str, float]:
-    check_config(cfg)
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ValueError("ckpt_path is required: python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt")
     if not os.path.isfile(cfg.ckpt_path):
         raise FileNotFoundError(
             f"ckpt_path={cfg.ckpt_path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt"
         )
+    # The run's own data, model, loss and task first: its saved values of what the files said stand, even where
+    # those files have moved.
     cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
+    check_config(cfg)
     # Imported once the config has composed: a mistyped option is reported before torch takes seconds to load.
     import lightning as L
 

@@ -24,7 +24,6 @@ FORMATS = ("onnx",)
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 @report_errors
 def main(cfg: DictConfig) -> dict:
-    check_config(cfg)
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ValueError("ckpt_path is required: python -m src.export ckpt_path=<run>/checkpoints/best.ckpt")
     if cfg.format not in FORMATS:
@@ -34,7 +33,8 @@ def main(cfg: DictConfig) -> dict:
     from src.inference.onnx import require_onnx
 
     require_onnx()
-    cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
+    cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))  # the run's own data, model, loss, task
+    check_config(cfg)
     folder = Path(HydraConfig.get().runtime.output_dir)
     card = export(
         cfg, folder, [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "ckpt_path="))]

@@ -35,7 +35,6 @@ BACKENDS = ("torch", "onnx")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 @report_errors
 def main(cfg: DictConfig) -> None:
-    check_config(cfg)
     for key in ("ckpt_path", "input") if not cfg.sample else ("ckpt_path",):
         if OmegaConf.is_missing(cfg, key):
             raise ValueError(
@@ -49,7 +48,8 @@ def main(cfg: DictConfig) -> None:
         raise FileNotFoundError(
             f"ckpt_path={cfg.ckpt_path} does not exist; pass a .ckpt file, e.g. <run>/checkpoints/best.ckpt"
         )
-    cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))
+    cfg = with_saved_run(cfg, list(HydraConfig.get().overrides.task))  # the run's own data, model, loss, task
+    check_config(cfg)
     from src.inference.inputs import list_inputs
 
     folder = Path(HydraConfig.get().runtime.output_dir)

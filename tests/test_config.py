@@ -21,7 +21,16 @@ SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
 # VAEs and their loss are built on generative data.
 GENERATIVE = {("model", "vae_mlp"), ("model", "vae_conv"), ("loss", "elbo")}
 # What an option needs from the command line before it builds (your own table: its file and target).
-REQUIRED = {("data", "table"): ["data.path=rows.csv", "data.target=y", "data.num_features=3"]}
+REQUIRED = {
+    ("data", "table"): ["data.path=rows.csv", "data.target=y", "data.num_features=3"],
+    # Your own images: what the files would say, given instead (the config check reads no file then).
+    ("data", "image_folder"): [
+        "data.data_dir=photos",
+        "data.class_names=[cat,dog]",
+        "data.in_channels=3",
+        "data.image_size=[32,32]",
+    ],
+}
 
 
 def test_every_group_has_options() -> None:

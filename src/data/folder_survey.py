@@ -56,13 +56,15 @@ class FolderSurvey:
 
 
 @functools.cache
-def survey_folder(data_dir: str, labels: str | None) -> FolderSurvey:
-    """Survey `data_dir` (class folders) or, when given, the labels file `labels`; one-line errors for a layout
+def survey_folder(data_dir: str | None, labels: str | None) -> FolderSurvey:
+    """Survey the labels file `labels` or, without one, `data_dir` (class folders); one-line errors for a layout
     that cannot be trained on."""
     if labels:
         class_names, files, label_names, left_out = _read_labels_file(Path(labels).expanduser())
-    else:
+    elif data_dir:
         class_names, files, label_names, left_out = _scan_class_folders(Path(data_dir).expanduser())
+    else:
+        raise ValueError(f"data=image_folder needs data.data_dir=DIR or data.labels=FILE.csv; {LAYOUT}")
     if len(class_names) < 2:
         raise ValueError(
             f"{labels or data_dir} has {len(class_names)} class ({', '.join(class_names) or 'none'}); a classifier "

@@ -49,7 +49,7 @@ class ImageFolderDataModule(ClassificationDataModule):
     def __init__(
         self,
         *,
-        data_dir: str,
+        data_dir: str | None,
         class_names: Sequence[str],
         labels: str | None = None,
         task: str = "classification",
@@ -71,16 +71,16 @@ class ImageFolderDataModule(ClassificationDataModule):
                 "data.classes, data.train_fraction and data.samples_per_class choose images by their one class; "
                 "a multi-label set has several per image: leave them at their defaults"
             )
-        self.data_dir, self.labels = Path(data_dir).expanduser(), labels
+        self.data_dir, self.labels = data_dir, labels
         self.test_size = held_out_size("test_size", test_size)
         self.cache, self.memory_budget_gb, self.skip_bad = cache, memory_budget_gb, skip_bad
-        beside = Path(labels).expanduser().parent if labels else self.data_dir
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else beside / ".decoded"
+        beside = Path(labels).parent if labels else Path(data_dir or ".")
+        self.cache_dir = Path(cache_dir or beside / ".decoded").expanduser()
 
     @classmethod
     def facts(cls, node: Any) -> dict[str, Any]:
         """What the files say, for the config's `${survey:<key>}` (src/run/resolvers.py)."""
-        return survey_folder(str(node.data_dir), node.labels).facts()
+        return survey_folder(node.data_dir, node.labels).facts()
 
     @classmethod
     def infer_task(cls, node: Any) -> str:
@@ -88,7 +88,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         return cls.facts(node)["task"]
 
     def survey(self) -> FolderSurvey:
-        survey = survey_folder(str(self.data_dir), self.labels)
+        survey = survey_folder(self.data_dir, self.labels)
         if list(survey.class_names) != self.dataset_class_names:
             raise ValueError(
                 f"{self.labels or self.data_dir} now holds the classes {list(survey.class_names)}, not the run's "
@@ -129,7 +129,8 @@ class ImageFolderDataModule(ClassificationDataModule):
         for split, size in (("test", self.test_size), ("val", self.val_size)):
             if split not in splits:
                 splits["train"], splits[split] = draw(splits["train"], size, self.seed, f"{split}_size")
-        return self.select({split: splits[split] for split in SPLITS})
+        ordered = {split: splits[split] for split in SPLITS}
+        return ordered if self.task == "multilabel" else self.select(ordered)  # subsets: one label per image
 
     def _targets(self, labels: list[tuple[int, ...]]) -> Tensor:
         if self.task == "classification":

@@ -31,22 +31,27 @@ def is_image(path: Path) -> bool:
 
 
 def decode_image(path: Path, channels: int, size: Sequence[int]) -> tuple[Tensor, str, tuple[int, int]]:
-    """An image file -> (uint8 (channels, *size), the file's own mode, its own (height, width) once oriented).
+    """An image file -> (uint8 (channels, *size), the file's own mode, its (height, width) once oriented).
 
     BadImageError naming the file if PIL cannot decode it.
     """
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            image.draft("L" if channels == 1 else "RGB", (max(size), max(size)))  # JPEG: a reduced scale
-            oriented = ImageOps.exif_transpose(image)
-            pixels = F.pil_to_tensor(_converted(oriented, channels))
-    except READ_ERRORS as error:
-        raise BadImageError(f"cannot read {path} as an image ({error})") from None
+    pixels, mode = load_image(path, channels, size)
     original = (pixels.shape[1], pixels.shape[2])
     if original != tuple(size):
         pixels = F.resize(pixels, list(size), antialias=True)
     return pixels, mode, original
+
+
+def load_image(path: Path, channels: int, at_least: Sequence[int]) -> tuple[Tensor, str]:
+    """An image file -> (uint8 (channels, h, w) oriented, at its own size or (JPEG) a reduced one still at least
+    `at_least` on its shorter side, the file's own mode)."""
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            image.draft("L" if channels == 1 else "RGB", (max(at_least), max(at_least)))  # JPEG: a reduced scale
+            return F.pil_to_tensor(_converted(ImageOps.exif_transpose(image), channels)), mode
+    except READ_ERRORS as error:
+        raise BadImageError(f"cannot read {path} as an image ({error})") from None
 
 
 def _converted(image: Image.Image, channels: int) -> Image.Image:

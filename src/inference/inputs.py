@@ -16,10 +16,10 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms.v2 import functional as F
 
 from src.data.base import _as_batch
 from src.data.csv_table import TABLE_SUFFIXES
+from src.data.images import GREY_MODES, BadImageError, blank, decode_image, load_image
 
 # Every suffix PIL can open (.png, .jpg, .jpeg, .bmp, .tif, .webp, ...).
 IMAGE_SUFFIXES = frozenset(suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN)
@@ -88,13 +88,11 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         try:
-            image, mode, original = read_image(self.paths[index], self.mode, self.size)
-        except ValueError:
+            image, mode, original = decode_image(self.paths[index], self.channels, self.size)
+        except BadImageError:
             if self.strict:
                 raise
-            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), index, (0, 0), UNREADABLE
-        if image.shape[-2:] != tuple(self.size):
-            image = F.resize(image, self.size, antialias=True)
+            return blank(self.channels, self.size), index, (0, 0), UNREADABLE
         return image, index, original, AS_IS if same_kind(mode, self.mode) else CONVERTED
 
     def __getitems__(self, indices: list[int]) -> list[Tensor]:
@@ -106,20 +104,15 @@ class ImageFiles(Dataset):
 
 def same_kind(mode: str, target: str) -> bool:
     """Whether a file in PIL `mode` has the run's kind of channels already (grey for L; colour for RGB)."""
-    grey = mode in ("1", "L", "LA", "I", "I;16", "F")
-    return grey == (target == "L")
+    return (mode in GREY_MODES) == (target == "L")
 
 
 def read_image(path: Path, mode: str, size: Sequence[int]) -> tuple[Tensor, str, tuple[int, int]]:
-    """An image file -> (uint8 (C, h, w) in `mode`, the file's own mode, its own (height, width)); a ValueError
-    naming the file if PIL cannot decode it. A JPEG may decode at a reduced scale still at least `size`."""
-    try:
-        with Image.open(path) as image:
-            own, (width, height) = image.mode, image.size
-            image.draft(mode, (size[1], size[0]))  # JPEG: decode as src.data's readers do (a no-op for PNG)
-            return F.pil_to_tensor(image.convert(mode)), own, (height, width)
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"cannot read {path} as an image ({error}); fix or remove it") from None
+    """An image file -> (uint8 (C, h, w) in `mode` at its own size (a JPEG possibly at a reduced scale still at
+    least `size`), the file's own mode, its own (height, width)), decoded as training decodes files
+    (src/data/images.py); a ValueError naming the file if it cannot be decoded."""
+    image, own = load_image(path, 1 if mode == "L" else 3, size)
+    return image, own, (image.shape[1], image.shape[2])
 
 
 class PredictionData(LightningDataModule):

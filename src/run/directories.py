@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from src.run.slurm import slurm_job
 
@@ -90,7 +91,10 @@ class ResolvedConfig(Callback):
         # every task of a multi-task SLURM job saves that file at once, so a read could meet another's half-write.
         saved = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
         for key in list(_run_time_keys(OmegaConf.to_container(saved, resolve=False))):
-            value = OmegaConf.select(config, key)
+            try:
+                value = OmegaConf.select(config, key)
+            except InterpolationResolutionError:  # files of src.eval's or src.predict's data that have moved: the
+                continue  # run's saved values stand in for them (with_saved_run), so this job's may stay unresolved
             OmegaConf.update(saved, key, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value)
                              else value, merge=False)  # fmt: skip
         partial = path.with_name(f".config.yaml.{os.getpid()}.tmp")  # each task writes whole and renames

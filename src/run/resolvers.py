@@ -15,7 +15,16 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 # Overrides that say where things are, not what was trained: never part of a run's name.
-UNNAMED = ("hydra", "paths", "data.data_dir", "callbacks.progress_bar", "+callbacks.progress_bar", "resume")
+UNNAMED = (
+    "hydra",
+    "paths",
+    "data.data_dir",
+    "data.default_dir",
+    "data.cache_dir",
+    "callbacks.progress_bar",
+    "+callbacks.progress_bar",
+    "resume",
+)
 # Longer names are cut and end in a hash of the whole, so they stay unique and far below the 255-byte limit.
 LONGEST = 80
 
