@@ -44,6 +44,9 @@ def main(cfg: DictConfig) -> float | None:
     started = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_seconds = round(time.monotonic() - started, 1)  # data set-up, training, validation and its pictures
+    # The last epoch's training and validation values (a test run replaces them), and the training images seen.
+    last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+    seen = trainer.global_step * trainer.accumulate_grad_batches * trainer.world_size * cfg.data.batch_size
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint else ""
     # The best value of the monitored metric, which sweepers optimise; the last one when nothing was saved.
@@ -66,7 +69,7 @@ def main(cfg: DictConfig) -> float | None:
         logger.finalize("success")  # written now: after Lightning's own finalize, only a close would flush it
     write_status(
         cfg.paths.output_dir, "completed", best={task.monitor: monitored}, epochs=trainer.current_epoch,
-        fit_seconds=fit_seconds,
+        fit_seconds=fit_seconds, images_per_second=round(seen / max(fit_seconds, 1e-3), 1), last_epoch=last_epoch,
     )  # fmt: skip
     if trainer.is_global_zero:
         print(f"run directory: {cfg.paths.output_dir} (tensorboard --logdir outputs)")
