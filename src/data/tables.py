@@ -2,23 +2,35 @@
 
 Tables have no official test split, and one split of a few hundred rows is noise, so `folds` and `fold` choose
 which of the seeded folds (stratified for classes, shuffled for regression) is the test set; validation is
-carved from the rest the same way. Features are standardised with the training split's statistics only (as a
-scikit-learn `StandardScaler` fitted on the training fold would), once, in `setup`: they are served as float
-tensors, already normalised, by indexing like every other set.
+carved from the rest the same way. The preprocessing (src/data/table_preprocess.py: numeric columns standardised,
+categorical ones one-hot) is fitted on the training split only, once, in `setup`; every split is served as float
+tensors, already transformed, by indexing like every other set. A checkpoint keeps the fitted preprocessing as
+plain data (`state_dict`), so predict transforms new rows without the training file.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from torch import Tensor
 
-from src.data.base import InMemoryDataModule, InMemoryDataset, Split, positive_int
+from src.data.base import InMemoryDataModule, InMemoryDataset, Split, held_out_count, positive_int
+from src.data.table_file import Columns
+from src.data.table_preprocess import Preprocessing
 
 # What a table's task makes of its target column(s), and how each is stored.
 TABLE_TASKS = ("regression", "binary", "classification", "multilabel")
 CLASS_TASKS = ("binary", "classification")  # one column of class labels: folds are stratified by it
+
+
+class Table(NamedTuple):
+    """A table as read: its columns, which of them are numeric and categorical features, and the targets."""
+
+    columns: Columns
+    numeric: list[str]
+    categorical: list[str]
+    targets: Tensor
 
 
 def fold_indices(targets: np.ndarray, folds: int, fold: int, seed: int, stratify: bool) -> tuple[np.ndarray, ...]:
@@ -28,32 +40,52 @@ def fold_indices(targets: np.ndarray, folds: int, fold: int, seed: int, stratify
     """
     splitter = StratifiedKFold if stratify else KFold
     labels = targets if stratify else np.zeros(len(targets))
-    rest, test = list(splitter(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
+    try:
+        rest, test = list(splitter(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
+    except ValueError as error:
+        by = " by class" if stratify else ""
+        raise ValueError(f"data.folds={folds} cannot split {len(labels)} rows{by}: {error} Use fewer folds") from None
     return rest, test
 
 
-def feature_statistics(train: Tensor) -> tuple[Tensor, Tensor]:
-    """The training split's features (N, F) -> their mean and std (F,), a constant column's std 1e-12 (it then
-    stays 0 once standardised)."""
-    return train.mean(0), train.std(0, correction=0).clamp_min(1e-12)
+def split_rows(
+    labels: np.ndarray | None, count: int, folds: int, fold: int, seed: int, val_size: int | float
+) -> dict[str, np.ndarray]:
+    """Row indices of the train, val and test splits of `count` rows: the test fold, then `val_size` rows (a
+    count, or a fraction of the rest) held out of the rest; stratified by `labels` (N,) when given."""
+    rest, test = fold_indices(labels if labels is not None else np.zeros(count), folds, fold, seed, labels is not None)
+    held = held_out_count(val_size, len(rest))
+    if held >= len(rest):
+        raise ValueError(
+            f"data.val_size={val_size} leaves no training rows: {len(rest)} of the table's {count} rows are outside "
+            f"the test fold (data.folds={folds}); use a fraction such as 0.15, or a count below {len(rest)}"
+        )
+    stratify = labels[rest] if labels is not None else None
+    try:
+        train, val = train_test_split(rest, test_size=held, random_state=seed, stratify=stratify)
+    except ValueError as error:
+        raise ValueError(
+            f"data.val_size={val_size} cannot hold out {held} validation rows stratified by class from {len(rest)} "
+            f"rows: {error}; change data.val_size, or merge or remove the rarest classes"
+        ) from None
+    return {"train": train, "val": val, "test": test}
 
 
 class TableDataModule(InMemoryDataModule):
     """Rows of `num_features` numbers and their targets, served as (features (B, F) float32, targets).
 
     Targets by `task`: regression float32 (B, T); binary and classification int64 (B,) class indices;
-    multilabel int64 (B, C) in {0, 1}. Subclasses implement `read()` -> (features float (N, F), targets) and
-    set `feature_names`, `class_names` (empty for regression) and `target_names`.
+    multilabel int64 (B, C) in {0, 1}. Subclasses implement `read()` -> `Table` and set `class_names` (empty for
+    regression) and `target_names`.
 
-    folds, fold: the test set is fold `fold` (0..folds-1) of `folds`; val_size rows of the rest are held out for
-    validation (stratified too for classes); both drawn by `seed`, so every model and loss meets the same rows.
-    The image fields of the base class describe the stored layout: one channel of `num_features` values.
+    folds, fold: the test set is fold `fold` (0..folds-1) of `folds`; val_size rows (or a fraction) of the rest are
+    held out for validation (stratified too for classes); both drawn by `seed`, so every model and loss meets the
+    same rows. The image fields of the base class describe the stored layout: one channel of `num_features` values.
     """
 
     task: str
     inputs: ClassVar[str] = "feature vectors"
     input_keys: ClassVar[tuple[str, ...]] = ("num_features",)
-    feature_names: list[str]
     target_names: list[str]
 
     def __init__(
@@ -62,7 +94,7 @@ class TableDataModule(InMemoryDataModule):
         task: str,
         num_features: int,
         batch_size: int,
-        val_size: int,
+        val_size: int | float,
         seed: int,
         folds: int = 5,
         fold: int = 0,
@@ -84,42 +116,35 @@ class TableDataModule(InMemoryDataModule):
             batch_size=batch_size, val_size=val_size, seed=seed, num_classes=classes, in_channels=1,
             image_size=(num_features,), num_workers=num_workers,
         )  # fmt: skip
+        self.preprocessing: Preprocessing | None = None
         self.target_mean: Tensor | None = None
         self.target_std: Tensor | None = None
 
-    def read(self) -> tuple[Tensor, Tensor]:
-        """The whole table: features float (N, F) and targets stored as the task says (see the class)."""
+    def read(self) -> Table:
+        """The whole table: its columns and targets stored as the task says (see the class)."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        features, targets = self.read()
-        self._check_read(features, targets)
-        labels = targets.numpy() if self.task in CLASS_TASKS else np.zeros(len(targets))
-        rest, test = fold_indices(labels, self.folds, self.fold, self.seed, self.task in CLASS_TASKS)
-        if not 0 < self.val_size < len(rest):
+        table = self.read()
+        self._check_targets(table.targets)
+        labels = table.targets.numpy() if self.task in CLASS_TASKS else None
+        rows = split_rows(labels, len(table.targets), self.folds, self.fold, self.seed, self.val_size)
+        self.preprocessing = Preprocessing.fit(table.columns, table.numeric, table.categorical, rows["train"])
+        if self.preprocessing.num_features != self.num_features:
+            count = self.preprocessing.num_features
             raise ValueError(
-                f"data.val_size={self.val_size} leaves no training rows out of {len(rest)}; use a smaller val_size"
+                f"data.num_features={self.num_features} but the table has {count} features once encoded; "
+                f"set data.num_features={count} (data=table reads it from the file when you leave it out)"
             )
-        stratify = labels[rest] if self.task in CLASS_TASKS else None
-        train, val = train_test_split(rest, test_size=self.val_size, random_state=self.seed, stratify=stratify)
-        rows = {"train": train, "val": val, "test": test}
-        # Every split scaled by the training split's statistics; kept for predict, which scales new rows alike
-        # (src/inference/tables.py).
-        self.feature_mean, self.feature_std = feature_statistics(features[rows["train"]].float())
-        self.splits = {
-            split: InMemoryDataset((features[index].float() - self.feature_mean) / self.feature_std, targets[index])
-            for split, index in rows.items()
-        }
+        features = self.preprocessing.transform(table.columns)
+        self.splits = {split: InMemoryDataset(features[index], table.targets[index]) for split, index in rows.items()}
         if self.task == "regression":
-            training = targets[rows["train"]].double()
+            training = table.targets[rows["train"]].double()
             self.target_mean, self.target_std = training.mean(0), training.std(0, correction=0).clamp_min(1e-12)
 
-    def _check_read(self, features: Tensor, targets: Tensor) -> None:
-        if features.shape[1] != self.num_features:
-            count = features.shape[1]
-            raise ValueError(f"data.num_features={self.num_features} but the table has {count}; set it to {count}")
+    def _check_targets(self, targets: Tensor) -> None:
         outputs = {"regression": self.num_targets, "multilabel": self.num_classes}.get(self.task)
         if outputs is not None and targets.shape[1] != outputs:
             key = "num_targets" if self.task == "regression" else "num_classes"
@@ -128,11 +153,42 @@ class TableDataModule(InMemoryDataModule):
             count = len(self.class_names)
             raise ValueError(f"data.num_classes={self.num_classes} but the data has {count} classes; set it to {count}")
 
+    @property
+    def feature_names(self) -> list[str]:
+        """The features in the net's order: numeric columns, then `column=category` one-hot features."""
+        return self.preprocessing.feature_names
+
+    @property
+    def feature_mean(self) -> Tensor:
+        """(F,) what the preprocessing subtracts per feature (0 for a one-hot feature)."""
+        return self.preprocessing.feature_statistics()[0]
+
+    @property
+    def feature_std(self) -> Tensor:
+        """(F,) what it divides by (1 for a one-hot feature)."""
+        return self.preprocessing.feature_statistics()[1]
+
+    def transform(self, columns: Columns) -> Tensor:
+        """New rows' columns (predict) -> float32 (N, F), as training transformed its own."""
+        return self.preprocessing.transform(columns)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted preprocessing and the names of classes and targets, as plain data: predict needs no file."""
+        if self.preprocessing is None:
+            return {}
+        names = {"class_names": list(self.class_names), "target_names": list(self.target_names)}
+        return {"preprocessing": self.preprocessing.state(), **names}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "preprocessing" in state:
+            self.preprocessing = Preprocessing.from_state(state["preprocessing"])
+            self.class_names, self.target_names = list(state["class_names"]), list(state["target_names"])
+
     def example_inputs(self, batch_size: int) -> Tensor:
         return torch.zeros(batch_size, self.num_features)
 
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple[Tensor, Tensor]:
-        """Already standardised float features and targets as stored: nothing to convert or augment."""
+        """Already transformed float features and targets as stored: nothing to convert or augment."""
         return batch
 
     def preprocess(self, features: Tensor) -> Tensor:
@@ -146,15 +202,17 @@ class SklearnTableDataModule(TableDataModule):
     loader: ClassVar[str]
     loader_options: ClassVar[dict[str, object]] = {}
 
-    def read(self) -> tuple[Tensor, Tensor]:
+    def read(self) -> Table:
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, self.loader)(**self.loader_options)
-        self.feature_names = [str(name) for name in bunch.feature_names]
-        features = torch.from_numpy(bunch.data).float()
+        names = [str(name) for name in bunch.feature_names]
+        columns = {name: np.asarray(bunch.data[:, index], dtype=np.float64) for index, name in enumerate(names)}
         if self.task == "regression":
-            return features, torch.from_numpy(bunch.target).float().reshape(len(features), -1)
-        return features, torch.from_numpy(bunch.target).long()
+            targets = torch.from_numpy(bunch.target).float().reshape(len(bunch.target), -1)
+        else:
+            targets = torch.from_numpy(bunch.target).long()
+        return Table(columns, names, [], targets)
 
 
 class DiabetesDataModule(SklearnTableDataModule):

@@ -7,18 +7,23 @@ from omegaconf import DictConfig
 
 from src.data.base import InMemoryDataModule
 from src.run.build import build
-from src.run.checkpoints import load_checkpoint
+from src.run.checkpoints import load_checkpoint, read_checkpoint
 from src.tasks import Task
 
 
 def load_trained(cfg: DictConfig) -> tuple[InMemoryDataModule, Task]:
-    """The run's data module (its channels, size, class names, mean and std) and task in eval mode, with the
-    checkpoint's weights and buffers."""
+    """The run's data module (its channels, size, class names, mean and std, a table's fitted preprocessing) and
+    task in eval mode, with the checkpoint's weights and buffers.
+
+    The data module's state comes from the checkpoint (Lightning saves `datamodule.state_dict()` under its class
+    name), so the training files need not be there; a checkpoint without it (an older run) has it recomputed from
+    them, as training did."""
     datamodule, task = build(cfg)
     load_checkpoint(cfg.ckpt_path, task)
-    if datamodule.mean is None or datamodule.std is None:
-        # The run normalised with its training images' statistics: computed from them, as training did.
-        print(f"reading the run's training {datamodule.inputs} for their mean and std (the data set states none)",
+    if state := read_checkpoint(cfg.ckpt_path).get(type(datamodule).__qualname__):
+        datamodule.load_state_dict(state)
+    elif datamodule.mean is None or datamodule.std is None:
+        print(f"reading the run's training {datamodule.inputs} for their statistics (the checkpoint holds none)",
               flush=True)  # fmt: skip
         datamodule.setup("fit")
     task.prediction_files()  # a task predict cannot serve fails here, before any file is read
