@@ -1,6 +1,7 @@
-"""Tables: seeded folds (disjoint, complete, stratified), training-split standardisation, and the CSV loader."""
+"""Tables below the CLI: seeded folds, the preprocessing fitted on training rows only (against scikit-learn's own
+ColumnTransformer), the survey's facts and task guess, and the file reader's one-line mistakes."""
 
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,14 @@ import pyarrow
 import pyarrow.parquet
 import pytest
 import torch
+from hydra.utils import instantiate
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from src.data import BreastCancerDataModule, CSVTableDataModule, DiabetesDataModule, WineDataModule
-from src.data.tables import fold_indices
+from src.data.table_preprocess import Preprocessing
+from src.data.tables import fold_indices, split_rows
+from tests.conftest import compose_config
 
 WINE = {"task": "classification", "num_features": 13, "num_classes": 3, "batch_size": 16, "val_size": 28, "seed": 0}
 
@@ -25,6 +31,15 @@ def test_folds_are_disjoint_cover_every_row_once_and_are_stratified() -> None:
         assert np.bincount(labels[test]).tolist() == [10, 6, 4]  # each class in its share
     other_seed = fold_indices(labels, 5, 0, seed=4, stratify=True)[1]
     assert set(other_seed) != set(tests[0])
+
+
+def test_validation_is_a_count_or_a_fraction_of_the_rest_and_never_all_of_it() -> None:
+    assert len(split_rows(None, 100, 5, 0, 0, 0.15)["val"]) == 12  # 15% of the 80 rows outside the test fold
+    assert len(split_rows(None, 100, 5, 0, 0, 30)["val"]) == 30
+    with pytest.raises(ValueError, match=r"data\.val_size=50 leaves no training rows: 48 of the table's 60 rows"):
+        split_rows(None, 60, 5, 0, 0, 50)
+    with pytest.raises(ValueError, match=r"data\.folds=5 cannot split 3 rows: .* Use fewer folds"):
+        split_rows(None, 3, 5, 0, 0, 0.15)
 
 
 def test_a_table_is_split_into_train_val_and_test_fold_and_standardised_on_training_rows() -> None:
@@ -58,80 +73,200 @@ def test_binary_table_labels_and_a_wrong_feature_count() -> None:
     data.setup()
     assert set(data.splits["test"].tensors[1].tolist()) == {0, 1}
     wrong = WineDataModule(**{**WINE, "num_features": 12})
-    with pytest.raises(ValueError, match=r"data\.num_features=12 but the table has 13; set it to 13"):
+    with pytest.raises(ValueError, match=r"data\.num_features=12 but the table has 13 features once encoded; set"):
         wrong.setup()
     with pytest.raises(ValueError, match=r"data.fold must be one of 0..4 \(data.folds=5\), got 5"):
         WineDataModule(**WINE, fold=5)
 
 
-def table(tmp_path: Path, text: str, **options) -> CSVTableDataModule:
-    path = tmp_path / "table.csv"
+def test_the_preprocessing_is_scikit_learns_column_transformer_fitted_on_training_rows() -> None:
+    rng = np.random.default_rng(0)
+    columns = {"a": rng.normal(5, 2, 40), "flat": np.r_[np.zeros(30), np.ones(10)],
+               "colour": np.array(["red", "blue", "green"] * 10 + ["violet"] * 10, dtype=object)}  # fmt: skip
+    train = np.arange(30)  # "flat" is constant there; "violet" never appears there
+    fitted = Preprocessing.fit(columns, ["a", "flat"], ["colour"], train)
+    table = np.empty((40, 3), dtype=object)
+    for index, name in enumerate(columns):
+        table[:, index] = columns[name]
+    reference = ColumnTransformer(
+        [("num", StandardScaler(), [0, 1]), ("cat", OneHotEncoder(handle_unknown="ignore"), [2])], sparse_threshold=0
+    ).fit(table[train])
+    got = fitted.transform(columns)
+    np.testing.assert_allclose(got.numpy(), reference.transform(table).astype(np.float64), rtol=1e-6, atol=1e-6)
+    assert fitted.feature_names == ["a", "flat", "colour=blue", "colour=green", "colour=red"]
+    assert fitted.scale[1] == 1.0 and got[30:, 1].eq(1).all()  # constant in training: scaled by 1, not 1e-12
+    assert got[30:, 2:].eq(0).all()  # a category training never met: all zeros
+    # What a checkpoint keeps is plain data that weights_only loading takes, and rebuilds the same transform.
+    path = Path(__file__).parent / "_state.pt"
+    try:
+        torch.save(fitted.state(), path)
+        again = Preprocessing.from_state(torch.load(path, weights_only=True))
+    finally:
+        path.unlink(missing_ok=True)
+    assert torch.equal(again.transform(columns), got)
+
+
+def write(tmp_path: Path, text: str, name: str = "table.csv") -> Path:
+    path = tmp_path / name
     path.write_text(text)
-    settings = {"task": "regression", "num_features": 2, "batch_size": 4, "val_size": 2, "seed": 0, "folds": 2}
-    return CSVTableDataModule(path=str(path), **{"target": "y", **settings, **options})
+    return path
+
+
+def node(path: Path, *overrides: str):  # -> the composed data config of data=table
+    return compose_config("train", "data=table", f"data.path={path}", "data.target=y", "data.folds=2",
+                          "data.val_size=2", *overrides).data  # fmt: skip
+
+
+def table(path: Path, task: str, *overrides: str) -> CSVTableDataModule:
+    """data=table as the CLI builds it under `task` (its ${survey:...} values read from the file)."""
+    return instantiate(node(path, f"task={task}" if task != "classification" else "data.seed=0", *overrides))
 
 
 ROWS = "".join(f"{i},{i % 3},{'ab'[i % 2]},{2 * i + 1},{i % 2}\n" for i in range(12))
 
 
-def test_csv_numbers_categories_drops_and_targets(tmp_path: Path) -> None:
-    data = table(tmp_path, "a,b,colour,y,label\n" + ROWS, categorical=["colour"], drop=["label"], num_features=4)
-    features, targets = data.read()
+def test_a_csv_is_counted_and_encoded_from_the_file(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, "a,b,colour,y,label\n" + ROWS)
+    data = table(path, "regression", "data.drop=[label]")
+    assert "column(s) colour hold text, so each is one-hot encoded" in capsys.readouterr().out
+    assert data.num_features == 4 and data.num_targets == 1  # a, b and colour's two values, read from the file
+    data.setup()
     assert data.feature_names == ["a", "b", "colour=a", "colour=b"]
-    assert features.shape == (12, 4) and features[:, 2:].sum(1).eq(1).all()  # one-hot: one 1 per row
-    assert targets.shape == (12, 1) and targets[3, 0] == 7
-    classes = table(tmp_path, "a,b,y\n" + "".join(f"{i},{i},{['no', 'yes'][i % 2]}\n" for i in range(8)),
-                    task="binary", num_classes=2)  # fmt: skip
-    assert classes.read()[1].tolist() == [0, 1] * 4 and classes.class_names == ["no", "yes"]
-    labels = table(tmp_path, "a,b,c,s,t\n" + ROWS, target=["s", "t"], task="multilabel", num_classes=2, drop=["c", "s"])
-    with pytest.raises(ValueError, match="multilabel target columns"):
-        labels.read()  # s holds 2i + 1, not 0/1
+    assert data.splits["train"].tensors[0][:, 2:].sum(1).eq(1).all()  # one-hot: one 1 per row
+    assert data.splits["train"].tensors[1].shape[1] == 1
+    classes = write(tmp_path, "a,b,y\n" + "".join(f"{i},{i},{['no', 'yes'][i % 2]}\n" for i in range(8)), "c.csv")
+    binary = table(classes, "binary")
+    assert binary.class_names == ["no", "yes"] and binary.num_classes == 2
+    binary.setup()
+    assert sorted(torch.cat([s.tensors[1] for s in binary.splits.values()]).tolist()) == [0] * 4 + [1] * 4
+    # A column of numbers listed in data.categorical is names: b's values 0, 1, 2 become three features.
+    assert table(path, "regression", "data.drop=[label]", "data.categorical=[b]").num_features == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "targets", "task"),
+    [
+        ("".join(f"{i},{'abc'[i % 3]}\n" for i in range(30)), "y", "classification"),
+        ("".join(f"{i},{i * 7.5 % 40}\n" for i in range(30)), "y", "regression"),
+        ("".join(f"{i},{i % 2}\n" for i in range(30)), "y", "binary"),
+        ("".join(f"{i},{['yes', 'no'][i % 2]}\n" for i in range(30)), "y", "binary"),
+        ("".join(f"{i},{i % 4}\n" for i in range(30)), "y", "classification"),
+        ("".join(f"{i},{i % 20}\n" for i in range(30)), "y", "regression"),  # 20 values in 30 rows: not classes
+        ("".join(f"{i},{i % 2},{i // 2 % 2}\n" for i in range(30)), "[y,z]", "multilabel"),
+        ("".join(f"{i},{i * 1.5},{i % 2}\n" for i in range(30)), "[y,z]", "regression"),
+    ],
+    ids=["text", "numbers", "0/1", "two names", "few integers", "many integers", "0/1 columns", "numeric columns"],
+)
+def test_the_task_is_guessed_from_the_targets(tmp_path: Path, text: str, targets: str, task: str) -> None:
+    path = write(tmp_path, "a,y" + (",z" if "z" in targets else "") + "\n" + text)
+    assert CSVTableDataModule.infer_task(node(path, f"data.target={targets}")) == task
+
+
+def test_a_category_met_only_in_the_test_fold_stays_unknown_and_a_column_constant_in_training_is_scaled_by_1(
+    tmp_path: Path,
+) -> None:
+    test = set(fold_indices(np.zeros(40), 2, 0, seed=0, stratify=False)[1].tolist())
+    lines = [f"{i},{'violet' if i in test and i % 4 == 0 else 'red' if i % 2 else 'blue'},{int(i in test)},{i}\n"
+             for i in range(40)]  # fmt: skip
+    data = table(write(tmp_path, "a,colour,flat,y\n" + "".join(lines)), "regression", "data.val_size=0.2")
+    data.setup()
+    assert data.feature_names == ["a", "flat", "colour=blue", "colour=red"]  # no violet: training never met it
+    features = data.splits["test"].tensors[0]
+    violet = torch.tensor([i % 4 == 0 for i in sorted(test)])
+    assert features[violet][:, 2:].eq(0).all() and features[~violet][:, 2:].sum(1).eq(1).all()
+    assert features[:, 1].eq(1).all()  # flat: 0 in training, 1 here, (1 - 0) / 1
+    assert torch.isfinite(features).all() and features.abs().max() < 3
 
 
 @pytest.mark.parametrize(
     ("text", "options", "message"),
     [
-        ("", {}, "table.csv is empty; it needs a header row"),
-        ("a,b,y\n", {}, "table.csv has a header but no rows"),
-        ("a,b\n1,2\n", {}, "table.csv has no column 'y' (data.target); its columns: a, b"),
-        ("a,b,y\n1,2,3\n4,,6\n", {}, "table.csv has no value in column 'b' on line 3 (1 rows in all)"),
-        ("a,b,y\n1,2,3\n4,NaN,6\n", {}, "has no value in column 'b' on line 3"),
-        ("a,b,y\n1,red,3\n", {}, "table.csv column 'b' holds 'red' (line 2), which is not a number; declare it"),
-        ("a,b,y\n1,2,3\n", {"categorical": ["c"]}, "table.csv has no column 'c' (data.categorical)"),
-        ("a,b,y\n1,2\n", {}, "table.csv line 2 has 2 cells but the header has 3 columns"),
+        ("", [], "table.csv is empty; it needs a header row"),
+        ("a,b,y\n", [], "table.csv has a header but no rows"),
+        ("a,b\n1,2\n", [], "table.csv has no column 'y' (data.target); its columns: a, b"),
+        ("a,b,y\n1,2,3\n4,,6\n", [], "table.csv has no value in column 'b' on line 3 (1 rows in all)"),
+        ("a,b,y\n1,2,3\n4,NaN,6\n", [], "has no value in column 'b' on line 3"),
+        ("a,b,y\n1,2,3\n4,?,6\n", [], "has no value in column 'b' on line 3"),
+        (
+            "a,b,y\n1,2,3\n4,5,6\n7,red,9\n",
+            [],
+            "table.csv column 'b' holds 'red' (line 4), which is not a number; declare it in data.categorical",
+        ),
+        ("a,b,y\n1,2,3\n", ["data.categorical=[c]"], "table.csv has no column 'c' (data.categorical)"),
+        ("a,b,y\n1,2,3\n1,2\n", [], "table.csv line 3 has 2 cells but the header has 3 columns"),
+        ("a,a,y\n1,2,3\n", [], "table.csv has two columns named 'a'; rename one"),
+        (
+            "a,y\n1,red\n2,blue\n",
+            ["task=regression"],
+            "table.csv column 'y' holds text ('red', line 2), which task=regression cannot learn: its values are "
+            "classes; use task=classification",
+        ),
+        (
+            "a,y\n1,2.5\n2,3\n",
+            ["task=classification"],
+            "table.csv column 'y' holds numbers with fractions (2.5), which are not classes; use task=regression",
+        ),
+        (
+            "a,y\n1,a\n2,b\n3,c\n",
+            ["task=binary"],
+            "table.csv column 'y' has 3 classes (a, b, c); task=binary needs exactly two: use task=classification",
+        ),
+        ("a,y\n1,a\n2,a\n", ["task=classification"], "column 'y' holds one value ('a'); a classifier needs two"),
+        (
+            "a,y,z\n1,0,1\n2,1,3\n",
+            ["task=multilabel", "data.target=[y,z]"],
+            "multilabel target columns ['y', 'z'] must hold only 0 and 1; column 'z' holds '3' (line 3)",
+        ),
+        ("a,y\n1,0\n2,1\n", ["data.target=[a,y]", "task=binary"], "data.task=binary takes one target column"),
     ],
-    ids=["empty", "header only", "no target", "empty cell", "NaN", "text", "no such categorical", "ragged"],
+    ids=[
+        "empty",
+        "header only",
+        "no target",
+        "empty cell",
+        "NaN",
+        "?",
+        "text among numbers",
+        "no such categorical",
+        "ragged",
+        "twice",
+        "text regression",
+        "fractions as classes",
+        "three for binary",
+        "one class",
+        "multilabel not 0/1",
+        "binary of two columns",
+    ],
 )
-def test_csv_mistakes_name_the_file_and_the_column(tmp_path: Path, text: str, options: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        table(tmp_path, text, **options).read()
+def test_csv_mistakes_name_the_file_and_the_column(tmp_path: Path, text: str, options: list, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CSVTableDataModule.facts(node(path, *options))
 
 
 def test_a_missing_csv_file_says_so(tmp_path: Path) -> None:
-    data = CSVTableDataModule(path=str(tmp_path / "nope.csv"), target="y", task="regression", num_features=1,
-                              batch_size=4, val_size=2, seed=0)  # fmt: skip
     with pytest.raises(FileNotFoundError, match=r"nope\.csv does not exist"):
-        data.setup()
+        CSVTableDataModule.facts(node(tmp_path / "nope.csv"))
 
 
-def parquet(tmp_path: Path, columns: dict[str, list], **options) -> CSVTableDataModule:
-    path = tmp_path / "table.parquet"
-    pyarrow.parquet.write_table(pyarrow.table(columns), path)
-    settings = {"task": "regression", "num_features": 2, "batch_size": 4, "val_size": 2, "seed": 0, "folds": 2}
-    return CSVTableDataModule(path=str(path), **{"target": "y", **settings, **options})
+def parquet(tmp_path: Path, columns: dict[str, list]) -> Path:
+    pyarrow.parquet.write_table(pyarrow.table(columns), tmp_path / "table.parquet")
+    return tmp_path / "table.parquet"
 
 
 def test_a_parquet_table_reads_as_the_same_csv_does(tmp_path: Path) -> None:
     columns = {"a": list(range(12)), "b": [i / 3 for i in range(12)], "colour": list("ab" * 6),
                "y": [2.5 * i for i in range(12)], "flag": [i % 2 == 0 for i in range(12)]}  # fmt: skip
-    options = {"categorical": ["colour"], "num_features": 5}
-    from_parquet = parquet(tmp_path, columns, **options)
     text = "a,b,colour,y,flag\n" + "".join(",".join(str(int(v) if v is True or v is False else v) for v in row) + "\n"
                                           for row in zip(*columns.values(), strict=True))  # fmt: skip
-    from_csv = table(tmp_path, text, **options)
-    for got, expected in zip(from_parquet.read(), from_csv.read(), strict=True):
-        assert torch.equal(got, expected)
-    assert from_parquet.feature_names == ["a", "b", "colour=a", "colour=b", "flag"]
+    from_parquet = table(parquet(tmp_path, columns), "regression")
+    from_csv = table(write(tmp_path, text), "regression")
+    for data in (from_parquet, from_csv):
+        data.setup()
+    for split in ("train", "val", "test"):
+        for got, expected in zip(from_parquet.splits[split].tensors, from_csv.splits[split].tensors, strict=True):
+            assert torch.equal(got, expected)
+    assert from_parquet.feature_names == ["a", "b", "flag", "colour=a", "colour=b"]
 
 
 @pytest.mark.parametrize(
@@ -139,7 +274,7 @@ def test_a_parquet_table_reads_as_the_same_csv_does(tmp_path: Path) -> None:
     [
         ({"a": [1.0, None], "b": [1, 2], "y": [1, 2]}, "table.parquet has no value in column 'a' on row 2"),
         ({"a": [1.0, float("nan")], "b": [1, 2], "y": [1, 2]}, "has no value in column 'a' on row 2"),
-        ({"a": [1, 2], "b": ["red", "blue"], "y": [1, 2]}, "column 'b' holds 'red' (row 1), which is not a number"),
+        ({"a": [1, 2, 3], "b": ["1", "2", "red"], "y": [1, 2, 3]}, "column 'b' holds 'red' (row 3), which is not a"),
         ({"a": [1, 2], "b": [1, 2]}, "table.parquet has no column 'y' (data.target); its columns: a, b"),
         (
             {"a": pyarrow.array([], pyarrow.int64()), "y": pyarrow.array([], pyarrow.int64())},
@@ -149,20 +284,32 @@ def test_a_parquet_table_reads_as_the_same_csv_does(tmp_path: Path) -> None:
     ids=["null", "NaN", "text", "no target", "no rows"],
 )
 def test_parquet_mistakes_name_the_file_and_the_column(tmp_path: Path, columns: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parquet(tmp_path, columns).read()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CSVTableDataModule.facts(node(parquet(tmp_path, columns)))
 
 
-def test_an_empty_or_foreign_parquet_file_and_a_missing_pyarrow(tmp_path: Path, monkeypatch) -> None:
+def test_an_empty_or_foreign_parquet_file(tmp_path: Path) -> None:
     path = tmp_path / "table.parquet"
-    data = CSVTableDataModule(path=str(path), target="y", task="regression", num_features=1, batch_size=4,
-                              val_size=2, seed=0)  # fmt: skip
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=r"table\.parquet is empty"):
-        data.read()
+        CSVTableDataModule.facts(node(path))
     path.write_text("a,y\n1,2\n")
     with pytest.raises(ValueError, match=r"table\.parquet is not a Parquet file pyarrow can read"):
-        data.read()
-    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
-    with pytest.raises(ValueError, match=r"is a Parquet file, which needs pyarrow: pip install '\.\[parquet\]'"):
-        data.read()
+        CSVTableDataModule.facts(node(path))
+
+
+def test_the_state_rebuilds_the_transform_without_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b,colour,y,label\n" + ROWS)
+    data = table(path, "regression")
+    data.setup()
+    state = data.state_dict()
+    saved = tmp_path / "state.pt"
+    torch.save(state, saved)
+    path.unlink()
+    again = CSVTableDataModule(path=str(path), target="y", task="regression", num_features=data.num_features,
+                               batch_size=4, val_size=2, seed=0)  # fmt: skip
+    again.load_state_dict(torch.load(saved, weights_only=True))
+    columns = {"a": np.array([1.0, 2.0]), "b": np.array([0.0, 1.0]), "label": np.array([0.0, 1.0]),
+               "colour": np.array(["a", "zzz"], dtype=object)}  # fmt: skip
+    assert torch.equal(again.transform(columns), data.transform(columns))
+    assert again.feature_names == data.feature_names and again.target_names == ["y"]
