@@ -76,8 +76,8 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "binary net with two outputs": ("train", ["data=breast_cancer", "model.num_classes=2"], "model=mlp outputs (2,) per sample, but the binary task of data=breast_cancer needs (1,); choose a binary model, or give the net one output"),
     "convolutions on a table": ("train", ["data=wine", "model=cnn"], "model=cnn needs data.in_channels, which data=wine does not have"),
     "a fold that does not exist": ("train", ["data=wine", "data.fold=5"], "data.fold must be one of 0..4 (data.folds=5), got 5"),
-    "a table file that does not exist": ("train", ["data=table", "data.path=/nonexistent.csv", "data.target=y", "data.num_features=2"], "data.path=/nonexistent.csv does not exist"),
-    "text in a parquet table": ("train", ["data=table", "data.path={workspace}/t.parquet", "data.target=y", "data.num_features=2"], "t.parquet column 'b' holds 'red' (row 1), which is not a number; declare it in data.categorical"),
+    "a table file that does not exist": ("train", ["data=table", "data.path=/nonexistent.csv", "data.target=y"], "data.path=/nonexistent.csv does not exist"),
+    "text target of a regression": ("train", ["data=table", "data.path={workspace}/t.parquet", "data.target=b", "task=regression"], "t.parquet column 'b' holds text ('red', row 1), which task=regression cannot learn: its values are classes; use task=classification"),
     "task against the data": ("train", ["data=fashion_seg", "task=classification"], "data=fashion_seg is segmentation data but task=classification trains classification"),
     "wrong channels": ("train", ["data=digits", "model.in_channels=3"], "model=cnn cannot take the images of data=digits (1, 8, 8)"),
     "bad pooling": ("train", ["data=digits", "model.pool=median"], "model.pool must be 'max', 'avg', a list of ('max', 'avg' or null) or null, got 'median'"),
@@ -106,6 +106,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "monitor that is never logged": ("train", [*QUICK, "monitor=val/nope"], "could not find the monitored key"),
     "disk full while saving": ("train", [*QUICK, "trainer.max_epochs=2", "+callbacks.full._target_=tests.crash.FullDiskAtSave", "+callbacks.full.save=2"], "(No space left on device); the previous checkpoint there is intact"),
     "data_dir without the files": ("train", ["data=fashion_mnist", "data.data_dir={workspace}/run"], "FashionMNIST files not found (looked in: {workspace}/run, {workspace}/run/FashionMNIST/raw); a data.data_dir you set is searched alone"),
+    "validation larger than a table": ("train", ["data=diabetes", "data.val_size=400"], "data.val_size=400 leaves no training rows: 353 of the table's 442 rows are outside the test fold (data.folds=5)"),
 }  # fmt: skip
 
 
