@@ -45,6 +45,13 @@ def test_a_run_of_five_steps_warms_up_over_two_then_anneals(tmp_path: Path) -> N
     assert rates[1] > rates[2] > rates[3] > rates[4]
 
 
+@pytest.mark.parametrize("steps", [2, 3])
+def test_runs_of_two_and_three_steps_train(steps: int, tmp_path: Path) -> None:
+    # A two-step warm-up over two steps left the annealing phase none, and torch divided by it at the last step.
+    run_cli("train", *RUN, "trainer.max_epochs=1", f"trainer.limit_train_batches={steps}", f"hydra.run.dir={tmp_path}")
+    assert len(logged_rates(tmp_path)) == steps
+
+
 def test_a_run_without_end_is_bounded_by_max_steps(tmp_path: Path) -> None:
     run_cli("train", *RUN, "trainer.max_epochs=-1", "trainer.max_steps=25", f"hydra.run.dir={tmp_path}")
     rates = logged_rates(tmp_path)

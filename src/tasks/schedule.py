@@ -48,10 +48,12 @@ def warm_up_of_two_steps(factory: Callable, total_steps: int) -> dict[str, float
     """OneCycleLR's `pct_start` so that a short run warms up over at least two steps (its low start, then its peak).
 
     Torch divides by zero when the warm-up is exactly one step (total_steps * pct_start == 1), and a shorter one
-    starts at the peak; runs of 10 steps or more (at the default 0.2) keep their `pct_start`.
+    starts at the peak; runs of 10 steps or more (at the default 0.2) keep their `pct_start`. A run of two steps
+    keeps it too: a two-step warm-up would leave its annealing phase no step, and torch divides by that at its
+    last step.
     """
     parameters = inspect.signature(factory).parameters
-    if "pct_start" not in parameters or total_steps < 2:
+    if "pct_start" not in parameters or total_steps < 3:
         return {}
     pct_start = getattr(factory, "keywords", {}).get("pct_start", parameters["pct_start"].default)
     return {"pct_start": 2 / total_steps} if pct_start * total_steps < 2 else {}
