@@ -11,8 +11,8 @@ from torch import Tensor
 
 from src.data.base import held_out_size
 from src.data.table_file import TABLE_SUFFIXES
-from src.data.table_survey import CLASS_TASKS, TableSurvey, survey_table
-from src.data.tables import Table, TableDataModule, split_rows
+from src.data.table_survey import TableSurvey, survey_table
+from src.data.tables import CLASS_TASKS, Table, TableDataModule, split_rows
 
 __all__ = ["TABLE_SUFFIXES", "CSVTableDataModule"]
 
@@ -82,6 +82,8 @@ class CSVTableDataModule(TableDataModule):
     def read(self) -> Table:
         survey = survey_table(self.path, self.targets, self.categorical, self.drop)
         survey.check_task(self.task)
+        if self.task in CLASS_TASKS and not self.class_names:
+            self.class_names = list(survey.class_names)  # built without the config's (a test, a notebook)
         if self.task in CLASS_TASKS and self.class_names != list(survey.class_names):
             raise ValueError(
                 f"data.class_names={self.class_names} but {self.path} column {self.targets[0]!r} holds the classes "

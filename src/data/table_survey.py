@@ -29,9 +29,9 @@ from src.data.table_file import (
     place,
     read_columns,
 )
+from src.data.tables import CLASS_TASKS
 
 CLASS_LIMIT = 20  # whole-number targets with at most this many distinct values (and < half the rows) are classes
-CLASS_TASKS = ("binary", "classification")
 NOT_A_NUMBER_HINT = "declare it in data.categorical or leave it out with data.drop"
 FILL_HINT = "fill them in, remove those rows, or drop the column with data.drop"
 
@@ -66,7 +66,7 @@ class TableSurvey:
         return all(not is_text(v := self.columns[name]) and bool(np.all(v == np.round(v))) for name in self.targets)
 
     def zero_one(self) -> bool:
-        return all(not is_text(v := self.columns[name]) and bool(np.isin(v, (0, 1)).all()) for name in self.targets)
+        return all(_zero_one(self.columns[name]) for name in self.targets)
 
     def infer_task(self) -> str | None:
         """The task the targets call for (see the module); None when none fits (the run then says why)."""
@@ -176,6 +176,9 @@ def _survey(
             text += [] if name in categorical else [name]
         else:
             numeric.append(name)
+    if not numeric and not chosen:
+        raise ValueError(f"{path} has no feature column once the target and data.drop are left out; its columns: "
+                         f"{', '.join(header)}")  # fmt: skip
     if text:
         print(f"{path}: column(s) {', '.join(text)} hold text, so each is one-hot encoded as a categorical column "
               "(as if listed in data.categorical); leave one out with data.drop", flush=True)  # fmt: skip

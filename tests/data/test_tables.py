@@ -217,7 +217,8 @@ def test_a_category_met_only_in_the_test_fold_stays_unknown_and_a_column_constan
             ["task=multilabel", "data.target=[y,z]"],
             "multilabel target columns ['y', 'z'] must hold only 0 and 1; column 'z' holds '3' (line 3)",
         ),
-        ("a,y\n1,0\n2,1\n", ["data.target=[a,y]", "task=binary"], "data.task=binary takes one target column"),
+        ("a,b,y\n1,0,0\n2,1,1\n", ["data.target=[a,y]", "task=binary"], "data.task=binary takes one target column"),
+        ("a,y\n1,0\n2,1\n", ["data.drop=[a]"], "table.csv has no feature column once the target and data.drop are"),
     ],
     ids=[
         "empty",
@@ -236,6 +237,7 @@ def test_a_category_met_only_in_the_test_fold_stays_unknown_and_a_column_constan
         "one class",
         "multilabel not 0/1",
         "binary of two columns",
+        "no feature left",
     ],
 )
 def test_csv_mistakes_name_the_file_and_the_column(tmp_path: Path, text: str, options: list, message: str) -> None:
