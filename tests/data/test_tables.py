@@ -1,6 +1,7 @@
 """Tables below the CLI: seeded folds, the preprocessing fitted on training rows only (against scikit-learn's own
 ColumnTransformer), the survey's facts and task guess, and the file reader's one-line mistakes."""
 
+import io
 import re
 from pathlib import Path
 
@@ -97,12 +98,10 @@ def test_the_preprocessing_is_scikit_learns_column_transformer_fitted_on_trainin
     assert fitted.scale[1] == 1.0 and got[30:, 1].eq(1).all()  # constant in training: scaled by 1, not 1e-12
     assert got[30:, 2:].eq(0).all()  # a category training never met: all zeros
     # What a checkpoint keeps is plain data that weights_only loading takes, and rebuilds the same transform.
-    path = Path(__file__).parent / "_state.pt"
-    try:
-        torch.save(fitted.state(), path)
-        again = Preprocessing.from_state(torch.load(path, weights_only=True))
-    finally:
-        path.unlink(missing_ok=True)
+    saved = io.BytesIO()
+    torch.save(fitted.state(), saved)
+    saved.seek(0)
+    again = Preprocessing.from_state(torch.load(saved, weights_only=True))
     assert torch.equal(again.transform(columns), got)
 
 
