@@ -155,7 +155,8 @@ def with_saved_run(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     if run is None:
         return cfg
     saved = OmegaConf.load(run / ".hydra" / "config.yaml")
-    given = [_key(o) for o in overrides if not o.startswith("~")]
+    trained = {str(o) for o in OmegaConf.load(run / ".hydra" / "overrides.yaml")}  # eval_arguments put them first
+    given = [_key(o) for o in overrides if not o.startswith("~") and o not in trained]
     for node in RUN_NODES:
         if node in given or node not in saved:
             continue

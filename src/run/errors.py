@@ -60,6 +60,17 @@ def _missing_data_key(error: BaseException) -> str | None:
     )
 
 
+def _cause(error: BaseException) -> BaseException:
+    """The user's mistake behind the wrappers: Hydra's InstantiationException (its __cause__, what a config's
+    _target_ raised) and OmegaConf's InterpolationResolutionError (what a resolver raised, chained as __context__
+    under a copy of itself)."""
+    if isinstance(error, InstantiationException) and error.__cause__:
+        return error.__cause__
+    while isinstance(error, InterpolationResolutionError) and error.__context__ is not None:
+        error = error.__context__
+    return error
+
+
 def _message(error: BaseException) -> str:
     if _is_out_of_memory(error):
         return OUT_OF_MEMORY_HINT
@@ -90,8 +101,7 @@ def report_errors(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         except Exception as error:
             # Hydra wraps what a config's _target_ raises, OmegaConf what a resolver raises (a data module reading
             # its files for ${survey:...}); the cause is the user's mistake.
-            wrapped = isinstance(error, InstantiationException | InterpolationResolutionError)
-            cause = error.__cause__ if wrapped and error.__cause__ else error
+            cause = _cause(error)
             message = _message(cause)
             if run_dir and started_here(run_dir):
                 write_status(run_dir, "failed", error=message)
