@@ -22,8 +22,14 @@ SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
 GENERATIVE = {("model", "vae_mlp"), ("model", "vae_conv"), ("loss", "elbo")}
 # What an option needs from the command line before it builds (your own table: its file and target).
 REQUIRED = {
-    ("data", "table"): ["data.path=rows.csv", "data.target=y", "data.num_features=3", "data.class_names=[a,b]",
-                        "data.num_classes=2", "data.num_targets=1"],
+    ("data", "table"): [
+        "data.path=rows.csv",
+        "data.target=y",
+        "data.num_features=3",
+        "data.class_names=[a,b]",
+        "data.num_classes=2",
+        "data.num_targets=1",
+    ],
     # Your own images: what the files would say, given instead (the config check reads no file then).
     ("data", "image_folder"): [
         "data.data_dir=photos",
