@@ -14,7 +14,10 @@ from src.run.build import build, build_trainer
 from tests.conftest import CONF, compose_config
 
 # `task` and `recipe` are no free choices: each data config picks its own (tested below with the data configs).
-GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths", "task", "recipe"))
+# `arm` is experiment=transfer_check's (tests/test_transfer_check.py runs its three).
+GROUPS = sorted(
+    d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("hydra", "paths", "task", "recipe", "arm")
+)
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 # Models that output a class per pixel are built on segmentation data; every other option on the default data.
 SEGMENTATION_MODELS = {"unet", "cnn_fpn", "timm_fpn"}
@@ -31,6 +34,12 @@ REQUIRED = {
         "data.num_targets=1",
     ],
     # Your own images: what the files would say, given instead (the config check reads no file then).
+    ("experiment", "transfer_check"): [
+        "data.data_dir=photos",
+        "data.class_names=[cat,dog]",
+        "data.in_channels=3",
+        "data.image_size=[32,32]",
+    ],
     ("data", "image_folder"): [
         "data.data_dir=photos",
         "data.class_names=[cat,dog]",

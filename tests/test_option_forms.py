@@ -15,6 +15,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
@@ -25,7 +26,9 @@ from omegaconf.errors import InterpolationKeyError
 from src.run.build import build
 from src.run.config_check import check_config
 from src.run.errors import _message
+from src.run.task_choice import task_arguments
 from tests.conftest import CONF, ROOT, compose_config, run_cli, write_mnist_like
+from tests.image_folders import write_class_folders, write_labels_file
 
 DOCUMENTS = [ROOT / "README.md", *sorted(CONF.rglob("*.yaml"))]
 COMMAND = re.compile(r"(\$ )?python -m src\.(train|eval)\b([^`#\n]*)")
@@ -129,6 +132,8 @@ def checked(module: str, overrides: list[str], tmp_path: Path, *then: str) -> Di
     if module == "eval" and any(o.startswith("callbacks.fid.") for o in overrides):
         # src.eval composes the checkpoint's own run first (eval_arguments): a VAE run's data brings callbacks.fid.
         extra.insert(0, "data=fashion_mnist_binarized")
+    if module == "train":  # as src.train's command line is: the task the data's files call for, when none is named
+        overrides = task_arguments(["train", *overrides])[1:]
     cfg = copy.deepcopy(_composed(module, (*overrides, *extra, f"paths.output_dir={tmp_path}")))
     for override in OverridesParser.create().parse_overrides(list(then)):
         OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
@@ -154,8 +159,31 @@ def hydra_config() -> None:
 COMMANDS = documented_commands()
 
 
+@pytest.fixture(scope="module")
+def own_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the documents' own-data commands name (houses.csv, photos/, DIR/, labels.csv), written for real:
+    those commands read their classes, channels, size and features from them before the check."""
+    folder = tmp_path_factory.mktemp("own_files")
+    rng = np.random.default_rng(0)
+    rooms, area = rng.integers(1, 7, 200), rng.uniform(30, 200, 200)
+    city = rng.choice(["lyon", "nantes", "paris"], 200)
+    price = 2000 * area + 10000 * rooms + 50000 * (city == "paris") + rng.normal(0, 5000, 200)
+    lines = [
+        "id,city,rooms,area,price",
+        *(f"{i},{city[i]},{rooms[i]},{area[i]:.1f},{price[i]:.0f}" for i in range(200)),
+    ]
+    (folder / "houses.csv").write_text("\n".join(lines) + "\n")
+    for name in ("photos", "DIR"):
+        write_class_folders(folder / name, train=4, test=2)
+    write_labels_file(folder, [(f"{n}.png", ["bag", "bag;trouser", "trouser"][n % 3], "") for n in range(12)])
+    return folder
+
+
 @pytest.mark.parametrize("name", COMMANDS)
-def test_every_documented_command_passes_the_check(name: str, hydra_config: None, tmp_path: Path) -> None:
+def test_every_documented_command_passes_the_check(
+    name: str, hydra_config: None, tmp_path: Path, own_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(own_files)  # where a user with their own files would type it
     module, overrides, error = COMMANDS[name]
     if error is None:
         checked(module, overrides, tmp_path)

@@ -154,8 +154,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         everything = [file for split in survey.files.values() for file in split]
         files = [everything[int(index)] for split in SPLITS for index in rows[split][0]]
         settings = (files, self.in_channels, self.image_size, self.skip_bad)
-        images, read = decode_on_disk(*settings, self.cache_dir) if cache == "disk" else decode_in_memory(*settings)
-        return images, read
+        return decode_on_disk(*settings, self.cache_dir) if cache == "disk" else decode_in_memory(*settings)
 
     @rank_zero_only
     def _report(self, survey: FolderSurvey, unreadable: int) -> None:
@@ -165,6 +164,3 @@ class ImageFolderDataModule(ClassificationDataModule):
         notes = [f"{survey.left_out} file(s) that are not images"] if survey.left_out else []
         notes += [f"{unreadable} unreadable image(s) (data.skip_bad=true)"] if unreadable else []
         print(f"{self.labels or self.data_dir}: left out {' and '.join(notes)}", file=sys.stderr, flush=True)
-
-    def check_targets(self, images: Tensor, targets: Tensor) -> None:
-        """Targets are built from the survey here, so they always fit."""
