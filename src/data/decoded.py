@@ -46,10 +46,14 @@ class _Files(Dataset):
         return images, errors
 
 
-def _decode_into(store: Tensor, files: Sequence[Path], channels: int, size: Sequence[int], skip_bad: bool) -> Tensor:
+def _decode_into(
+    store: Tensor, files: Sequence[Path], channels: int, size: Sequence[int], skip_bad: bool, workers: int | None = None
+) -> Tensor:
     """Decode `files` in order into the first rows of `store` (N, C, H, W), leaving out unreadable ones when
-    `skip_bad` (else the first stops it) -> which files were read, bool (N,)."""
-    workers = min(os.cpu_count() or 1, len(files) // FILES_PER_WORKER)
+    `skip_bad` (else the first stops it) -> which files were read, bool (N,). workers: decoding processes (None:
+    one per core for large sets, none for small ones)."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, len(files) // FILES_PER_WORKER)
     loader = DataLoader(_Files(files, channels, size), batch_size=BATCH, num_workers=workers, collate_fn=lambda b: b)
     read, filled = [], 0
     for images, errors in loader:

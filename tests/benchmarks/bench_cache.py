@@ -12,6 +12,7 @@ in it) beside the decoded size.
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -35,12 +36,32 @@ def decode_rate(folder: Path, count: int = 5000) -> float:
     files = survey.files["train"][:: max(1, len(survey.files["train"]) // count)][:count]
     store = torch.empty(len(files), survey.in_channels, *survey.image_size, dtype=torch.uint8)
     started = time.perf_counter()
-    _decode_into(store, files[: len(files)], survey.in_channels, survey.image_size, skip_bad=False)
+    _decode_into(store, files, survey.in_channels, survey.image_size, skip_bad=False, workers=0)
     return len(files) / (time.perf_counter() - started)
 
 
+def streamed_epoch(folder: Path, workers: int) -> float:
+    """Seconds to serve one shuffled epoch of the training files decoded per sample in `workers` DataLoader worker
+    processes (the other way of serving a set larger than memory), batches of 128, nothing trained."""
+    from torch.utils.data import DataLoader
+
+    from src.data.decoded import _Files
+    from src.data.folder_survey import survey_folder
+
+    survey = survey_folder(str(folder), None)
+    files = _Files(survey.files["train"], survey.in_channels, survey.image_size)
+    loader = DataLoader(files, batch_size=128, shuffle=True, num_workers=workers, collate_fn=lambda batch: batch)
+    started = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - started
+
+
 def epochs(folder: Path, repeats: int, overrides: list[str]) -> None:
-    print(f"decoding: {decode_rate(folder):.0f} files/s in one process ({folder})", flush=True)
+    print(f"decoding: {decode_rate(folder):.0f} files/s on one core ({folder})", flush=True)
+    workers = os.cpu_count() or 1
+    print(f"decoding every training file per sample in {workers} workers: {streamed_epoch(folder, workers):.1f} s "
+          "an epoch, nothing trained", flush=True)  # fmt: skip
     times: dict[str, list[float]] = {"memory": [], "disk": []}
     with tempfile.TemporaryDirectory() as cache:
         common = ["data=image_folder", f"data.data_dir={folder}", f"data.cache_dir={cache}", *overrides]

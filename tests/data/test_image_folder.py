@@ -107,3 +107,10 @@ def test_unreadable_files_stop_the_run_or_are_left_out(tmp_path: Path) -> None:
         datamodule(root, "data.cache=memory")
     data = datamodule(root, "data.cache=memory", "data.skip_bad=true")
     assert sum(len(data.splits[split]) for split in ("train", "val", "test")) == 4 * 10 - 1
+
+
+def test_class_subsets_and_fractions_work_as_on_every_classification_set(folder: Path) -> None:
+    data = datamodule(folder, "data.classes=[3,0]", "data.samples_per_class=5")
+    assert data.class_names == ["tshirt", "bag"] and data.num_classes == 2  # in the order given
+    assert torch.bincount(data.splits["train"].tensors[1]).tolist() == [5, 5]
+    assert set(data.splits["test"].tensors[1].tolist()) == {0, 1} and len(data.splits["test"]) == 8
