@@ -83,7 +83,7 @@ def cache_key(files: Sequence[Path], channels: int, size: Sequence[int]) -> str:
     digest = hashlib.sha256(json.dumps([channels, list(size)]).encode())
     for file in files:
         stat = file.stat()
-        digest.update(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{os.path.abspath(file)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 
