@@ -2,6 +2,7 @@
 PNG and JPEG (and BMP, TIFF, WebP) in the modes people's files come in, at several sizes, some turned by EXIF."""
 
 import csv
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = {"trouser": 1, "sneaker": 7, "bag": 8, "tshirt": 0}
 
 
+@functools.cache
 def fashion_items(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """The real Fashion-MNIST images (N, 28, 28) uint8 and labels (N,) of the official split."""
+    """The real Fashion-MNIST images (N, 28, 28) uint8 and labels (N,) of the official split (read once: never
+    change them)."""
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(FASHION / f"{prefix}-images-idx3-ubyte.gz").numpy()
     return images, read_idx(FASHION / f"{prefix}-labels-idx1-ubyte.gz").numpy()
