@@ -33,7 +33,8 @@ def test_the_verdict_names_the_best_arm_against_scratch_in_points_and_time(tmp_p
 
 def test_the_check_runs_its_three_arms_on_ones_folder(tmp_path: Path) -> None:
     images = write_class_folders(tmp_path / "images", train=12, test=4)
-    quick = ["check.scratch_epochs=1", "check.frozen_epochs=1", "check.finetuned_epochs=1", "check.input_size=32"]
+    quick = ["check.scratch_epochs=1", "check.frozen_epochs=1", "check.finetuned_epochs=2",
+             "check.finetuned_frozen_epochs=1", "check.input_size=32"]  # fmt: skip
     result = run_cli("train", "-m", "experiment=transfer_check", f"data.data_dir={images}", *quick,
                      "data.batch_size=16", "~callbacks.images", f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
     report = (tmp_path / "sweep" / "check.md").read_text()
