@@ -17,8 +17,8 @@ from torchvision.transforms.v2 import functional as F
 
 # What image files are called (case-insensitive); other files in an image folder are left out and counted.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # 16-bit (or int/float) grey levels
+GREY_MODES = WIDE_MODES | {"1", "L", "LA", "La"}
 READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # what PIL raises on a bad file
 
 
